@@ -1,0 +1,103 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "nephometer",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nephometer", targets: ["nephometer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // C libraries, each behind exactly one Swift module.
+        .systemLibrary(
+            name: "CLibvirt",
+            path: "Sources/CLibvirt",
+            pkgConfig: "libvirt",
+            providers: [.apt(["libvirt-dev"])]
+        ),
+
+        // Sample model, meter message and signature, JSON, the pollster contract.
+        .target(
+            name: "NephometerCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Agent config, polling.yaml and pipeline.yaml: parsing with positions and validation.
+        .target(
+            name: "NephometerConfig",
+            dependencies: ["NephometerCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // Sources -> sinks -> transformers -> publishers.
+        .target(
+            name: "NephometerPipeline",
+            dependencies: ["NephometerCore", "NephometerConfig", "NephometerPublishers",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Publishers: file, udp, http (with spool); msgpack codec.
+        .target(
+            name: "NephometerPublishers",
+            dependencies: ["NephometerCore",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict
+        ),
+        // libvirt connection, Nova-metadata discovery, compute pollsters.
+        .target(
+            name: "NephometerCompute",
+            dependencies: ["NephometerCore", "CLibvirt", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Polling manager: schedule, jitter, discovery, batching, lifecycle.
+        .target(
+            name: "NephometerAgent",
+            dependencies: ["NephometerCore", "NephometerConfig", "NephometerPipeline",
+                           "NephometerPublishers", "NephometerCompute",
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The command line: argument parsing only.
+        .executableTarget(
+            name: "nephometer",
+            dependencies: ["NephometerAgent", "NephometerConfig", "NephometerCore",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
+        .target(
+            name: "TestSupport",
+            dependencies: ["NephometerCore"],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "NephometerCoreTests", dependencies: ["NephometerCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerConfigTests", dependencies: ["NephometerConfig", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerPipelineTests",
+                    dependencies: ["NephometerPipeline", "TestSupport",
+                                   .product(name: "PropertyBased", package: "swift-property-based")],
+                    swiftSettings: strict),
+        .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerComputeTests", dependencies: ["NephometerCompute", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerAgentTests", dependencies: ["NephometerAgent", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["NephometerCore", "TestSupport"], swiftSettings: strict),
+    ]
+)

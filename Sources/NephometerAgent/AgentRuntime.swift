@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import NephometerCompute
+import NephometerConfig
+import NephometerCore
+import NephometerPipeline
+import NephometerPublishers
+
+/// Builds what an agent runs from validated configuration: pollster families for the namespaces, the
+/// pipeline, the polling manager.
+public enum AgentRuntime {
+    public static let namespaces = ["compute", "central"]
+
+    /// Meter names each namespace provides.
+    public static func meterNames(namespace: String) -> [String] {
+        switch namespace {
+        case "compute": return ComputeFamily.meterNames
+        default: return []
+        }
+    }
+
+    /// Pollster families for `namespaces`, inspecting only meters some polling source selects.
+    public static func families(namespaces: [String], config: LoadedConfig, logger: Logger) -> [any PollsterFamily] {
+        var out: [any PollsterFamily] = []
+        for ns in namespaces {
+            let enabled = Set(meterNames(namespace: ns).filter { name in config.polling.sources.contains { $0.meters.matches(name) } })
+            switch ns {
+            case "compute":
+                let a = config.agent
+                out.append(ComputeFamily(options: .init(libvirtURI: a.libvirtURI, host: a.host,
+                                                        reportStoppedInstanceMetrics: a.reportStoppedInstanceMetrics,
+                                                        sampleSource: a.sampleSource),
+                                         enabled: enabled, logger: logger))
+            default:
+                logger.warning("namespace '\(ns)' has no pollsters in this build")
+            }
+        }
+        return out
+    }
+
+    public static func publisherContext(_ config: LoadedConfig) -> PublisherContext {
+        PublisherContext(telemetrySecret: config.agent.telemetrySecret, host: config.agent.host)
+    }
+
+    public static func pipeline(_ config: LoadedConfig, reuse: Pipeline? = nil, logger: Logger) -> Result<Pipeline, ConfigErrors> {
+        let longest = config.polling.sources.map(\.interval).max() ?? 600
+        return PipelineBuilder.build(config.pipeline, context: publisherContext(config),
+                                     options: .init(idleIntervals: 3, defaultInterval: Double(longest)),
+                                     reuse: reuse, logger: logger)
+    }
+
+    /// Group name prefix as Ceilometer forms it: sorted namespaces joined by `-`, then the optional prefix.
+    public static func groupPrefix(namespaces: [String], config: AgentConfig) -> String {
+        let ns = Set(namespaces).sorted().joined(separator: "-")
+        return config.partitioningGroupPrefix.map { "\(ns)-\($0)" } ?? ns
+    }
+
+    /// The result of `nephometer validate`.
+    public struct Validation: Sendable {
+        public var errors: [ConfigError]
+        public var warnings: [ConfigWarning]
+        public var summary: String
+    }
+
+    /// Everything `validate` checks: the three files, transformer parameters and publisher URLs.
+    public static func validate(agentConfigFile: String?, overrides: ConfigOverrides) -> Validation {
+        switch ConfigLoader.load(agentConfigFile: agentConfigFile, overrides: overrides) {
+        case .failure(let e):
+            return Validation(errors: e.errors, warnings: [], summary: "")
+        case .success(let c):
+            let d = Diagnostics()
+            PipelineBuilder.check(c.pipeline, d)
+            let transformers = c.pipeline.sinks.reduce(0) { $0 + $1.transformers.count }
+            let publishers = c.pipeline.sinks.reduce(0) { $0 + $1.publishers.count }
+            let known = Set(namespaces.flatMap(meterNames(namespace:)))
+            let selected = known.filter { m in c.polling.sources.contains { $0.meters.matches(m) } }.count
+            let summary = "valid: \(c.polling.file): \(c.polling.sources.count) polling source(s), \(selected) meter(s) selected; \(c.pipeline.file): \(c.pipeline.sources.count) source(s), \(c.pipeline.sinks.count) sink(s), \(transformers) transformer(s), \(publishers) publisher(s)"
+            return Validation(errors: d.errors, warnings: c.warnings + d.warnings, summary: summary)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import NephometerCore
+import Foundation
+
+/// The agent's own settings (`etc/nephometer.yaml`). Every option is documented in that sample file.
+public struct AgentConfig: Sendable, Hashable {
+    public enum LogLevel: String, Sendable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    /// Name of this host: the compute partition group and `instance_host` metadata.
+    public var host: String
+    public var logLevel: LogLevel
+    /// polling.yaml path (relative paths are resolved against the agent config's directory).
+    public var pollingFile: String
+    /// pipeline.yaml path.
+    public var pipelineFile: String
+    /// Samples handed to the pipeline per batch (0 = one at a time).
+    public var batchSize: Int
+    /// Fraction of a source's interval used as the random offset of its first run (0 = no jitter).
+    public var jitter: Double
+    /// Secret for message signatures (`[publisher] telemetry_secret`).
+    public var telemetrySecret: String
+    /// libvirt connection URI.
+    public var libvirtURI: String
+    /// Report power.state, vcpus, memory and disk sizes for shut-off domains.
+    public var reportStoppedInstanceMetrics: Bool
+    /// Upper bound in seconds on one domain's libvirt calls per cycle.
+    public var domainDeadline: Double
+    /// Group membership backend URL (none = no partitioning).
+    public var coordinationURL: String?
+    /// Optional prefix of partitioning group names.
+    public var partitioningGroupPrefix: String?
+    /// Value of `source` in samples from compute pollsters.
+    public var sampleSource: String
+
+    public static let defaultSecret = "change this for valid signing"
+
+    public init(host: String = AgentConfig.systemHostName(), logLevel: LogLevel = .info,
+                pollingFile: String = "etc/polling.yaml", pipelineFile: String = "pipeline.yaml",
+                batchSize: Int = 50, jitter: Double = 0.1, telemetrySecret: String = AgentConfig.defaultSecret,
+                libvirtURI: String = "qemu:///system", reportStoppedInstanceMetrics: Bool = false,
+                domainDeadline: Double = 10, coordinationURL: String? = nil,
+                partitioningGroupPrefix: String? = nil, sampleSource: String = "openstack") {
+        self.host = host
+        self.logLevel = logLevel
+        self.pollingFile = pollingFile
+        self.pipelineFile = pipelineFile
+        self.batchSize = batchSize
+        self.jitter = jitter
+        self.telemetrySecret = telemetrySecret
+        self.libvirtURI = libvirtURI
+        self.reportStoppedInstanceMetrics = reportStoppedInstanceMetrics
+        self.domainDeadline = domainDeadline
+        self.coordinationURL = coordinationURL
+        self.partitioningGroupPrefix = partitioningGroupPrefix
+        self.sampleSource = sampleSource
+    }
+
+    public static func systemHostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count) == 0 else { return "localhost" }
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static let rootKeys = ["host", "log_level", "polling", "pipeline", "publisher", "compute", "coordination"]
+    static let pollingKeys = ["cfg_file", "batch_size", "jitter"]
+    static let pipelineKeys = ["cfg_file"]
+    static let publisherKeys = ["telemetry_secret"]
+    static let computeKeys = ["libvirt_uri", "report_stopped_instance_metrics", "domain_deadline", "sample_source"]
+    static let coordinationKeys = ["backend_url", "partitioning_group_prefix"]
+
+    /// Validates a parsed agent config. Relative file paths are resolved against the file's directory.
+    public static func validate(_ root: ConfigNode, _ d: Diagnostics) -> AgentConfig? {
+        let before = d.errors.count
+        var c = AgentConfig()
+        guard let _ = root.expectMapping("agent settings", d) else { return nil }
+        root.checkKeys(rootKeys, d)
+        let baseDir = (root.position.file as NSString).deletingLastPathComponent
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") || baseDir.isEmpty ? path : (baseDir as NSString).appendingPathComponent(path)
+        }
+        if let n = root["host"], let v = n.expectString("the host name", d) { c.host = v }
+        if let n = root["log_level"], let v = n.expectString("a log level", d) {
+            if let level = LogLevel(rawValue: v.lowercased()) { c.logLevel = level }
+            else { d.error(n, "unknown log level '\(v)'\(Suggestion.hint(for: v, in: LogLevel.allCases.map(\.rawValue))); expected one of: \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))") }
+        }
+        if let section = root["polling"], !section.isNull, let _ = section.expectMapping("polling settings", d) {
+            section.checkKeys(pollingKeys, d)
+            if let n = section["cfg_file"], let v = n.expectString("a path to polling.yaml", d) { c.pollingFile = resolve(v) }
+            if let n = section["batch_size"], let v = n.expectInt("batch_size", d, in: 0...1_000_000) { c.batchSize = v }
+            if let n = section["jitter"], let v = n.expectDouble("jitter (a fraction of the interval)", d, in: 0...1) { c.jitter = v }
+        }
+        if let section = root["pipeline"], !section.isNull, let _ = section.expectMapping("pipeline settings", d) {
+            section.checkKeys(pipelineKeys, d)
+            if let n = section["cfg_file"], let v = n.expectString("a path to pipeline.yaml", d) { c.pipelineFile = resolve(v) }
+        }
+        if let section = root["publisher"], !section.isNull, let _ = section.expectMapping("publisher settings", d) {
+            section.checkKeys(publisherKeys, d)
+            if let n = section["telemetry_secret"], let v = n.expectString("the telemetry secret", d, allowEmpty: true) { c.telemetrySecret = v }
+        }
+        if let section = root["compute"], !section.isNull, let _ = section.expectMapping("compute settings", d) {
+            section.checkKeys(computeKeys, d)
+            if let n = section["libvirt_uri"], let v = n.expectString("a libvirt URI", d) { c.libvirtURI = v }
+            if let n = section["report_stopped_instance_metrics"], let v = n.expectBool("report_stopped_instance_metrics", d) { c.reportStoppedInstanceMetrics = v }
+            if let n = section["domain_deadline"], let v = n.expectDouble("domain_deadline in seconds", d, in: 0.001...3600) { c.domainDeadline = v }
+            if let n = section["sample_source"], let v = n.expectString("sample_source", d) { c.sampleSource = v }
+        }
+        if let section = root["coordination"], !section.isNull, let _ = section.expectMapping("coordination settings", d) {
+            section.checkKeys(coordinationKeys, d)
+            if let n = section["backend_url"], !n.isNull, let v = n.expectString("a coordination backend URL", d) { c.coordinationURL = v }
+            if let n = section["partitioning_group_prefix"], !n.isNull, let v = n.expectString("a group name prefix", d) { c.partitioningGroupPrefix = v }
+        }
+        guard d.errors.count == before else { return nil }
+        return c
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Everything an agent needs from its files, validated.
+public struct LoadedConfig: Sendable {
+    public var agent: AgentConfig
+    public var polling: PollingConfig
+    public var pipeline: PipelineConfig
+    public var warnings: [ConfigWarning]
+}
+
+/// Command-line values that override the agent config file.
+public struct ConfigOverrides: Sendable {
+    public var pollingFile: String?
+    public var pipelineFile: String?
+    public var libvirtURI: String?
+    public var host: String?
+    public var secret: String?
+    public var coordinationURL: String?
+    public var logLevel: AgentConfig.LogLevel?
+    public init(pollingFile: String? = nil, pipelineFile: String? = nil, libvirtURI: String? = nil,
+                host: String? = nil, secret: String? = nil, coordinationURL: String? = nil,
+                logLevel: AgentConfig.LogLevel? = nil) {
+        self.pollingFile = pollingFile
+        self.pipelineFile = pipelineFile
+        self.libvirtURI = libvirtURI
+        self.host = host
+        self.secret = secret
+        self.coordinationURL = coordinationURL
+        self.logLevel = logLevel
+    }
+}
+
+/// Loads and validates the three files. A pure function of the files and overrides: the same code
+/// runs for `validate`, agent start-up and reload.
+public enum ConfigLoader {
+    /// Default locations of the agent config, tried in order when `--config` is not given.
+    public static let defaultAgentConfigPaths = ["etc/nephometer.yaml", "/etc/nephometer/nephometer.yaml"]
+
+    /// The agent config file to use: the explicit one, else the first default that exists.
+    public static func agentConfigPath(explicit: String?) -> String? {
+        if let explicit { return explicit }
+        return defaultAgentConfigPaths.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    public static func load(agentConfigFile: String?, overrides: ConfigOverrides = ConfigOverrides())
+        -> Result<LoadedConfig, ConfigErrors>
+    {
+        let d = Diagnostics()
+        var agent = AgentConfig()
+        if let path = agentConfigFile {
+            do {
+                let node = try ConfigNode.load(file: path)
+                guard let a = AgentConfig.validate(node, d) else { return .failure(ConfigErrors(d.errors)) }
+                agent = a
+            } catch {
+                return .failure(error)
+            }
+        }
+        if let v = overrides.pollingFile { agent.pollingFile = v }
+        if let v = overrides.pipelineFile { agent.pipelineFile = v }
+        if let v = overrides.libvirtURI { agent.libvirtURI = v }
+        if let v = overrides.host { agent.host = v }
+        if let v = overrides.secret { agent.telemetrySecret = v }
+        if let v = overrides.coordinationURL { agent.coordinationURL = v.isEmpty ? nil : v }
+        if let v = overrides.logLevel { agent.logLevel = v }
+
+        var polling: PollingConfig?
+        var pipeline: PipelineConfig?
+        var errors: [ConfigError] = []
+        do {
+            polling = PollingConfig.validate(try ConfigNode.load(file: agent.pollingFile), d)
+        } catch {
+            errors += error.errors
+        }
+        do {
+            pipeline = PipelineConfig.validate(try ConfigNode.load(file: agent.pipelineFile), d)
+        } catch {
+            errors += error.errors
+        }
+        errors += d.errors
+        guard errors.isEmpty, let polling, let pipeline else { return .failure(ConfigErrors(errors)) }
+        return .success(LoadedConfig(agent: agent, polling: polling, pipeline: pipeline, warnings: d.warnings))
+    }
+}

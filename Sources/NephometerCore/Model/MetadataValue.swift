@@ -1,0 +1,90 @@
+/// A JSON-like value tree that keeps object key order, as Python dicts do.
+///
+/// Used for `resource_metadata`, the meter message, and anything that must be rendered byte-for-byte like
+/// Ceilometer renders it (JSON, signatures, msgpack).
+public enum MetadataValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case number(Number)
+    case string(String)
+    case array([MetadataValue])
+    case object(MetadataObject)
+    /// Raw bytes (msgpack `bin`); rendered in JSON as a string of latin-1 code points.
+    case bytes([UInt8])
+
+    public static func int(_ v: Int) -> MetadataValue { .number(.int(Int64(v))) }
+    public static func double(_ v: Double) -> MetadataValue { .number(.double(v)) }
+    public static func optionalString(_ v: String?) -> MetadataValue { v.map { .string($0) } ?? .null }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    public var objectValue: MetadataObject? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+    public var numberValue: Number? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    /// Looks up a key when this is an object.
+    public subscript(key: String) -> MetadataValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+}
+
+/// An insertion-ordered string-keyed map. Setting an existing key keeps its position (as Python dicts do).
+public struct MetadataObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
+    public private(set) var entries: [(key: String, value: MetadataValue)]
+
+    public init() { entries = [] }
+    public init(_ entries: [(String, MetadataValue)]) {
+        self.entries = []
+        self.entries.reserveCapacity(entries.count)
+        for (k, v) in entries { self[k] = v }
+    }
+    public init(dictionaryLiteral elements: (String, MetadataValue)...) { self.init(elements) }
+
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+    public var keys: [String] { entries.map(\.key) }
+
+    public subscript(key: String) -> MetadataValue? {
+        get {
+            for e in entries where e.key == key { return e.value }
+            return nil
+        }
+        set {
+            if let i = entries.firstIndex(where: { $0.key == key }) {
+                if let v = newValue { entries[i].value = v } else { entries.remove(at: i) }
+            } else if let v = newValue {
+                entries.append((key, v))
+            }
+        }
+    }
+
+    /// Adds or replaces every key of `other`, like Python's `dict.update`.
+    public mutating func update(with other: MetadataObject) {
+        for (k, v) in other.entries { self[k] = v }
+    }
+
+    public func makeIterator() -> IndexingIterator<[(key: String, value: MetadataValue)]> {
+        entries.makeIterator()
+    }
+
+    public static func == (lhs: MetadataObject, rhs: MetadataObject) -> Bool {
+        lhs.entries.count == rhs.entries.count
+            && zip(lhs.entries, rhs.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(entries.count)
+        for e in entries { hasher.combine(e.key); hasher.combine(e.value) }
+    }
+}

@@ -1,0 +1,221 @@
+import NephometerCore
+
+/// A small, safe arithmetic expression language for transformer parameters (`scale`, `expr`).
+///
+/// Parsed once when the pipeline loads and evaluated per sample; never executed as code. Grammar (Python
+/// precedence): `or` < `and` < `not` < comparisons < `+ -` < `* / // %` < unary `- +` < `**` < atoms.
+/// Atoms: numbers, parenthesised expressions, names with dotted attribute access (`volume`,
+/// `resource_metadata.cpu_number`, `$(cpu).resource_metadata.x`), string literals, and the functions
+/// `min`, `max`, `abs`, `round`, `float`, `int`. A missing attribute is falsy, so
+/// `resource_metadata.cpu_number or 1` works as in Ceilometer.
+public struct Expression: Sendable, Hashable, CustomStringConvertible {
+    public let source: String
+    let root: Node
+
+    indirect enum Node: Sendable, Hashable {
+        case number(Number)
+        case string(String)
+        case path([String])
+        case unary(String, Node)
+        case binary(String, Node, Node)
+        case call(String, [Node])
+    }
+
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
+        public let offset: Int
+        public let message: String
+        public var description: String { "\(message) at character \(offset + 1)" }
+    }
+
+    public var description: String { source }
+
+    public init(_ source: String) throws(ParseError) {
+        self.source = source
+        var p = ExpressionParser(source)
+        root = try p.parseAll()
+    }
+
+    /// Names referenced at the root of paths (e.g. `volume`, `resource_metadata`).
+    public var rootNames: Set<String> {
+        var out: Set<String> = []
+        func walk(_ n: Node) {
+            switch n {
+            case .path(let p): if let f = p.first { out.insert(f) }
+            case .unary(_, let a): walk(a)
+            case .binary(_, let a, let b): walk(a); walk(b)
+            case .call(_, let args): args.forEach(walk)
+            default: break
+            }
+        }
+        walk(root)
+        return out
+    }
+
+    /// Evaluates with `lookup` resolving dotted paths. Throws on type errors and division by zero.
+    public func evaluate(_ lookup: (ArraySlice<String>) -> ExpressionValue) throws(EvaluationError) -> ExpressionValue {
+        try Self.eval(root, lookup)
+    }
+
+    /// Evaluates to a number, or throws when the result is not numeric.
+    public func number(_ lookup: (ArraySlice<String>) -> ExpressionValue) throws(EvaluationError) -> Number {
+        let v = try evaluate(lookup)
+        guard case .number(let n) = v else { throw EvaluationError("result is \(v.typeName), not a number") }
+        return n
+    }
+
+    public struct EvaluationError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+        init(_ d: String) { description = d }
+    }
+
+    static func eval(_ n: Node, _ lookup: (ArraySlice<String>) -> ExpressionValue) throws(EvaluationError) -> ExpressionValue {
+        switch n {
+        case .number(let v): return .number(v)
+        case .string(let s): return .string(s)
+        case .path(let p): return lookup(p[...])
+        case .unary(let op, let a):
+            let v = try eval(a, lookup)
+            switch op {
+            case "not": return .bool(!v.truthy)
+            case "-":
+                guard case .number(let x) = v else { throw EvaluationError("cannot negate \(v.typeName)") }
+                return .number(Arithmetic.negate(x))
+            default:
+                guard case .number = v else { throw EvaluationError("unary + on \(v.typeName)") }
+                return v
+            }
+        case .binary(let op, let a, let b):
+            if op == "or" {
+                let l = try eval(a, lookup)
+                return l.truthy ? l : try eval(b, lookup)
+            }
+            if op == "and" {
+                let l = try eval(a, lookup)
+                return l.truthy ? try eval(b, lookup) : l
+            }
+            let l = try eval(a, lookup), r = try eval(b, lookup)
+            if ["==", "!=", "<", "<=", ">", ">="].contains(op) { return .bool(try compare(op, l, r)) }
+            guard case .number(let x) = l, case .number(let y) = r else {
+                throw EvaluationError("unsupported operand types for \(op): \(l.typeName) and \(r.typeName)")
+            }
+            return .number(try Arithmetic.apply(op, x, y))
+        case .call(let f, let args):
+            let vals = try args.map { (a: Node) throws(EvaluationError) -> ExpressionValue in try eval(a, lookup) }
+            let nums = try vals.map { (v: ExpressionValue) throws(EvaluationError) -> Number in
+                guard case .number(let x) = v else { throw EvaluationError("\(f)() needs numbers, got \(v.typeName)") }
+                return x
+            }
+            switch f {
+            case "min", "max":
+                guard let first = nums.first else { throw EvaluationError("\(f)() needs at least one argument") }
+                return .number(nums.dropFirst().reduce(first) { acc, x in
+                    (f == "min" ? x.doubleValue < acc.doubleValue : x.doubleValue > acc.doubleValue) ? x : acc
+                })
+            case "abs":
+                guard nums.count == 1 else { throw EvaluationError("abs() takes one argument") }
+                return .number(nums[0].doubleValue < 0 ? Arithmetic.negate(nums[0]) : nums[0])
+            case "float":
+                guard nums.count == 1 else { throw EvaluationError("float() takes one argument") }
+                return .number(.double(nums[0].doubleValue))
+            case "int":
+                guard nums.count == 1 else { throw EvaluationError("int() takes one argument") }
+                let d = nums[0].doubleValue.rounded(.towardZero)
+                guard d.isFinite, abs(d) < 9.2e18 else { throw EvaluationError("int() of \(nums[0].pythonString)") }
+                return .number(.int(Int64(d)))
+            case "round":
+                guard nums.count == 1 || nums.count == 2 else { throw EvaluationError("round() takes one or two arguments") }
+                if nums.count == 2 {
+                    let p = pow10(Int(nums[1].doubleValue))
+                    return .number(.double((nums[0].doubleValue * p).rounded(.toNearestOrEven) / p))
+                }
+                let d = nums[0].doubleValue.rounded(.toNearestOrEven)
+                guard d.isFinite, abs(d) < 9.2e18 else { throw EvaluationError("round() of \(nums[0].pythonString)") }
+                return .number(.int(Int64(d)))
+            default:
+                throw EvaluationError("unknown function \(f)()")
+            }
+        }
+    }
+
+    static func pow10(_ n: Int) -> Double {
+        var r = 1.0
+        for _ in 0..<abs(n) { r *= 10 }
+        return n < 0 ? 1 / r : r
+    }
+
+    static func compare(_ op: String, _ l: ExpressionValue, _ r: ExpressionValue) throws(EvaluationError) -> Bool {
+        if case .number(let x) = l, case .number(let y) = r {
+            let a = x.doubleValue, b = y.doubleValue
+            switch op {
+            case "==": return a == b
+            case "!=": return a != b
+            case "<": return a < b
+            case "<=": return a <= b
+            case ">": return a > b
+            default: return a >= b
+            }
+        }
+        if case .string(let a) = l, case .string(let b) = r {
+            switch op {
+            case "==": return a == b
+            case "!=": return a != b
+            case "<": return a < b
+            case "<=": return a <= b
+            case ">": return a > b
+            default: return a >= b
+            }
+        }
+        if op == "==" { return l == r }
+        if op == "!=" { return l != r }
+        throw EvaluationError("cannot compare \(l.typeName) and \(r.typeName) with \(op)")
+    }
+}
+
+/// A value during expression evaluation.
+public enum ExpressionValue: Sendable, Hashable {
+    case number(Number)
+    case string(String)
+    case bool(Bool)
+    /// None, or a missing attribute (falsy, like Ceilometer's empty Namespace).
+    case missing
+    /// A nested map (an attribute path that stops at a dict).
+    case object(MetadataObject)
+
+    public var truthy: Bool {
+        switch self {
+        case .number(let n): return n.doubleValue != 0
+        case .string(let s): return !s.isEmpty
+        case .bool(let b): return b
+        case .missing: return false
+        case .object(let o): return !o.isEmpty
+        }
+    }
+
+    var typeName: String {
+        switch self {
+        case .number: return "a number"
+        case .string: return "a string"
+        case .bool: return "a boolean"
+        case .missing: return "a missing value"
+        case .object: return "a mapping"
+        }
+    }
+
+    /// Resolves the rest of a path inside a metadata value.
+    public static func from(_ value: MetadataValue?, path: ArraySlice<String>) -> ExpressionValue {
+        var cur = value
+        for key in path {
+            guard case .object(let o)? = cur else { return .missing }
+            cur = o[key]
+        }
+        switch cur {
+        case nil, .null?: return .missing
+        case .bool(let b)?: return .bool(b)
+        case .number(let n)?: return .number(n)
+        case .string(let s)?: return .string(s)
+        case .object(let o)?: return .object(o)
+        case .array(let a)?: return a.isEmpty ? .missing : .string("\(a.count) items")
+        case .bytes(let b)?: return .string(String(decoding: b, as: UTF8.self))
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import NephometerConfig
+import NephometerCore
+
+/// The `source`/`target` parameters shared by unit_conversion, rate_of_change and delta
+/// (Ceilometer's BaseConversionTransformer / ScalingTransformer).
+struct ConversionSpec: Sendable {
+    static let keys = ["source", "target"]
+    static let sourceKeys = ["unit", "map_from"]
+    static let targetKeys = ["name", "unit", "type", "scale", "max", "map_to"]
+
+    var sourceUnit: String?
+    var mapFrom: [String: String] = [:]
+    var targetName: String?
+    var targetUnit: String?
+    var targetType: SampleType?
+    /// A number multiplies the volume; an expression is evaluated over the sample.
+    var scale: Scale?
+    var max: Double?
+    var mapTo: [String: String] = [:]
+
+    enum Scale: Sendable {
+        case factor(Number)
+        case expression(Expression)
+    }
+
+    static func parse(_ p: ConfigNode, _ d: Diagnostics, allowed: [String]) -> ConversionSpec? {
+        let before = d.errors.count
+        p.checkKeys(allowed, d)
+        var spec = ConversionSpec()
+        if let src = p["source"], !src.isNull, src.expectMapping("source (unit, map_from)", d) != nil {
+            src.checkKeys(sourceKeys, d)
+            if let u = src["unit"] { spec.sourceUnit = u.expectString("the source unit", d, allowEmpty: true) }
+            if let m = src["map_from"] { spec.mapFrom = parseMap(m, d, what: "map_from") }
+        }
+        if let tgt = p["target"], !tgt.isNull, tgt.expectMapping("target (name, unit, type, scale, max, map_to)", d) != nil {
+            tgt.checkKeys(targetKeys, d)
+            if let n = tgt["name"] { spec.targetName = n.expectString("the target meter name", d) }
+            if let u = tgt["unit"] { spec.targetUnit = u.expectString("the target unit", d, allowEmpty: true) }
+            if let t = tgt["type"], let s = t.expectString("the target type", d) {
+                if let ty = SampleType(rawValue: s) { spec.targetType = ty }
+                else { d.error(t, "unknown sample type '\(s)'\(Suggestion.hint(for: s, in: SampleType.allCases.map(\.rawValue))); expected gauge, delta or cumulative") }
+            }
+            if let s = tgt["scale"] {
+                switch s.value {
+                case .number(let n): spec.scale = .factor(n)
+                case .string(let text):
+                    do { spec.scale = .expression(try Expression(text)) }
+                    catch { d.error(s, "scale: cannot parse expression '\(text)': \(error)") }
+                default: d.error(s, "expected scale (a number or an expression over volume and resource_metadata), got \(s.kindName)")
+                }
+            }
+            if let m = tgt["max"] {
+                if case .number(let n) = m.value { spec.max = n.doubleValue }
+                else { d.error(m, "expected max (a number), got \(m.scalar.map { "'\($0)'" } ?? m.kindName)") }
+            }
+            if let m = tgt["map_to"] { spec.mapTo = parseMap(m, d, what: "map_to") }
+        }
+        for (attr, pattern) in spec.mapFrom {
+            if let problem = RegexMapping.problem(pattern), let node = p["source"]?["map_from"]?[attr] {
+                d.error(node, "map_from.\(attr): invalid regular expression '\(pattern)': \(problem)")
+            }
+        }
+        return d.errors.count == before ? spec : nil
+    }
+
+    private static func parseMap(_ node: ConfigNode, _ d: Diagnostics, what: String) -> [String: String] {
+        guard let entries = node.expectMapping("\(what) (name and/or unit patterns)", d) else { return [:] }
+        node.checkKeys(["name", "unit"], d)
+        var out: [String: String] = [:]
+        for (k, v) in entries {
+            if let key = k.scalar, let s = v.expectString("a \(what) pattern", d) { out[key] = s }
+        }
+        return out
+    }
+}
+
+/// The compiled conversion: name/unit mapping, scale and cap, applied to a sample.
+final class Converter {
+    let spec: ConversionSpec
+    private let nameMap: RegexMapping?
+    private let unitMap: RegexMapping?
+
+    init(spec: ConversionSpec) {
+        self.spec = spec
+        func mapping(_ attr: String) -> RegexMapping? {
+            guard let from = spec.mapFrom[attr], !from.isEmpty, let to = spec.mapTo[attr], !to.isEmpty else { return nil }
+            return RegexMapping(pattern: from, template: to)
+        }
+        nameMap = mapping("name")
+        unitMap = mapping("unit")
+    }
+
+    /// Whether the sample's unit is the configured source unit (or none is configured).
+    func applies(to s: Sample) -> Bool { spec.sourceUnit.map { $0 == s.unit } ?? true }
+
+    func mappedName(_ s: Sample) -> String {
+        if let m = nameMap, let v = m.apply(s.name), !v.isEmpty { return v }
+        return spec.targetName ?? s.name
+    }
+
+    func mappedUnit(_ s: Sample) -> String {
+        if let m = unitMap, let v = m.apply(s.unit), !v.isEmpty { return v }
+        return spec.targetUnit ?? s.unit
+    }
+
+    /// The scale factor applied to `s`: the expression's value, the number, or nil when there is none.
+    func scaled(_ s: Sample, base: Number) throws(Expression.EvaluationError) -> Number {
+        switch spec.scale {
+        case nil: return base
+        case .factor(let f):
+            if f.doubleValue == 0 { return base }  // Ceilometer: a falsy scale means no scaling
+            return try Arithmetic.apply("*", base, f)
+        case .expression(let e):
+            return try e.number { SampleFields.value(s, $0) }
+        }
+    }
+
+    func capped(_ v: Number) -> Number {
+        guard let max = spec.max, max != 0 else { return v }
+        return v.doubleValue > max ? (v.isInteger && max.rounded() == max ? Number(max) : .double(max)) : v
+    }
+
+    /// A new sample carrying `volume`, with mapped name and unit and the target type.
+    func derive(_ s: Sample, volume: Number, type: SampleType? = nil, tag: String) -> Sample {
+        var out = s
+        out.name = mappedName(s)
+        out.unit = mappedUnit(s)
+        out.type = type ?? spec.targetType ?? s.type
+        out.volume = capped(volume)
+        out.id = MessageID.derived(from: s.id, tag: tag)
+        return out
+    }
+}
+
+extension Number {
+    init(_ d: Double) {
+        if d.rounded() == d, abs(d) < 9.2e18 { self = .int(Int64(d)) } else { self = .double(d) }
+    }
+}

@@ -1,0 +1,47 @@
+import Logging
+import NephometerCore
+
+/// `delta`: per (meter, resource), the change since the previous sample, as a `delta` sample. The first
+/// sample and out-of-order samples are dropped; with `growth_only`, negative deltas are dropped.
+final class DeltaTransformer: Transformer {
+    struct Previous {
+        var volume: Number
+        var time: Double?
+    }
+    let converter: Converter
+    let growthOnly: Bool
+    var state = StateTable<Previous>()
+    static let logger = Logger(label: "nephometer.transformer.delta")
+
+    init(spec: ConversionSpec, growthOnly: Bool) {
+        converter = Converter(spec: spec)
+        self.growthOnly = growthOnly
+    }
+
+    func handle(_ s: Sample, now: Double) -> Sample? {
+        let key = s.name + "\u{0}" + s.resourceID
+        let current = Previous(volume: s.volume, time: SampleFields.timestamp(s))
+        guard let prev = state[key] else {
+            state.set(key, current, now: now)
+            return nil
+        }
+        if let t0 = prev.time, let t1 = current.time, t1 < t0 {
+            Self.logger.warning("delta: dropping out-of-order \(s.name) sample of \(s.resourceID)")
+            return nil
+        }
+        state.set(key, current, now: now)
+        let delta: Number
+        do { delta = try Arithmetic.apply("-", current.volume, prev.volume) } catch { return nil }
+        if growthOnly && delta.doubleValue < 0 {
+            Self.logger.debug("delta: negative delta of \(s.name) for \(s.resourceID) dropped (growth_only)")
+            return nil
+        }
+        var out = converter.derive(s, volume: delta, type: .delta, tag: "delta")
+        out.unit = s.unit
+        return out
+    }
+
+    func prune(now: Double, idleIntervals: Double, defaultInterval: Double) -> Int {
+        state.prune(now: now, idleIntervals: idleIntervals, defaultInterval: defaultInterval)
+    }
+}

@@ -1,0 +1,71 @@
+import Logging
+import NephometerCore
+
+/// `rate_of_change`: per (meter, resource), `scale × Δvolume / Δt`.
+///
+/// Δt comes from `monotonic_time` when both samples carry it, else from timestamps. The first sample of a
+/// series and samples older than their predecessor are dropped; a sample at the same instant as its
+/// predecessor is dropped too (Ceilometer emitted a false 0 there). A cumulative counter that went down
+/// was reset: the new value is taken as the growth since the reset, as Ceilometer did. A numeric scale
+/// multiplies the rate (Ceilometer multiplied it by the raw volume as well); an expression is evaluated
+/// over the current sample, as in Ceilometer (`100.0 / (10**9 * (resource_metadata.cpu_number or 1))`).
+final class RateOfChangeTransformer: Transformer {
+    struct Previous {
+        var volume: Double
+        var time: Double?
+        var monotonic: Double?
+    }
+    let converter: Converter
+    var state = StateTable<Previous>()
+    static let logger = Logger(label: "nephometer.transformer.rate_of_change")
+
+    init(spec: ConversionSpec) { converter = Converter(spec: spec) }
+
+    func handle(_ s: Sample, now: Double) -> Sample? {
+        let key = s.name + "\u{0}" + s.resourceID
+        let current = Previous(volume: s.volume.doubleValue, time: SampleFields.timestamp(s), monotonic: s.monotonicTime)
+        guard let prev = state[key] else {
+            state.set(key, current, now: now)
+            Self.logger.debug("rate_of_change: first \(s.name) sample of \(s.resourceID); held as the base")
+            return nil
+        }
+        let dt: Double
+        if let m0 = prev.monotonic, let m1 = current.monotonic {
+            dt = m1 - m0
+        } else if let t0 = prev.time, let t1 = current.time {
+            dt = t1 - t0
+        } else {
+            state.set(key, current, now: now)
+            Self.logger.warning("rate_of_change: \(s.name) of \(s.resourceID) has no usable time; dropped")
+            return nil
+        }
+        if dt < 0 {
+            Self.logger.warning("rate_of_change: dropping out-of-order \(s.name) sample of \(s.resourceID)")
+            return nil
+        }
+        if dt == 0 {
+            Self.logger.debug("rate_of_change: \(s.name) of \(s.resourceID) at the same instant as the previous one; dropped")
+            return nil
+        }
+        state.set(key, current, now: now)
+        guard converter.applies(to: s) else { return s }
+        let delta = (prev.volume <= current.volume || s.type != .cumulative) ? current.volume - prev.volume : current.volume
+        let rate = delta / dt
+        let factor: Number
+        do {
+            switch converter.spec.scale {
+            case nil: factor = .int(1)
+            case .factor(let f): factor = f.doubleValue == 0 ? .int(1) : f
+            case .expression(let e): factor = try e.number { SampleFields.value(s, $0) }
+            }
+        } catch {
+            Self.logger.warning("rate_of_change: dropping \(s.name) of \(s.resourceID): scale failed: \(error)")
+            return nil
+        }
+        return converter.derive(s, volume: .double(factor.doubleValue * rate), tag: "rate_of_change")
+    }
+
+    func prune(now: Double, idleIntervals: Double, defaultInterval: Double) -> Int {
+        state.prune(now: now, idleIntervals: idleIntervals, defaultInterval: defaultInterval)
+    }
+}

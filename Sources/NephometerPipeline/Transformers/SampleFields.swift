@@ -1,0 +1,69 @@
+import NephometerCore
+
+/// Expression access to a sample's fields, as Ceilometer's `Namespace(sample.as_dict())` gives.
+enum SampleFields {
+    static func value(_ s: Sample, _ path: ArraySlice<String>) -> ExpressionValue {
+        guard let first = path.first else { return .missing }
+        let rest = path.dropFirst()
+        switch first {
+        case "volume": return rest.isEmpty ? .number(s.volume) : .missing
+        case "resource_metadata": return ExpressionValue.from(.object(s.resourceMetadata), path: rest)
+        case "name": return rest.isEmpty ? .string(s.name) : .missing
+        case "unit": return rest.isEmpty ? .string(s.unit) : .missing
+        case "type": return rest.isEmpty ? .string(s.type.rawValue) : .missing
+        case "resource_id": return rest.isEmpty ? .string(s.resourceID) : .missing
+        case "user_id": return s.userID.map { .string($0) } ?? .missing
+        case "project_id": return s.projectID.map { .string($0) } ?? .missing
+        case "user_name": return s.userName.map { .string($0) } ?? .missing
+        case "project_name": return s.projectName.map { .string($0) } ?? .missing
+        case "timestamp": return s.timestamp.map { .string($0) } ?? .missing
+        case "source": return .string(s.source)
+        case "id": return .string(s.id)
+        case "monotonic_time": return s.monotonicTime.map { .number(.double($0)) } ?? .missing
+        default: return .missing
+        }
+    }
+
+    /// Seconds for a sample's position in time: its timestamp (epoch seconds), or nil if unparseable.
+    static func timestamp(_ s: Sample) -> Double? { s.timestamp.flatMap(Time.parseISO) }
+}
+
+/// A bounded state table keyed by string: entries remember when they were last touched and the gap
+/// between their last two touches (their own polling interval), so idle entries can be dropped.
+struct StateTable<Value> {
+    struct Entry {
+        var value: Value
+        var lastSeen: Double
+        var interval: Double?
+    }
+    private(set) var entries: [String: Entry] = [:]
+
+    var count: Int { entries.count }
+    subscript(key: String) -> Value? { entries[key]?.value }
+
+    mutating func set(_ key: String, _ value: Value, now: Double) {
+        if var e = entries[key] {
+            let gap = now - e.lastSeen
+            if gap > 0 { e.interval = gap }
+            e.value = value
+            e.lastSeen = now
+            entries[key] = e
+        } else {
+            entries[key] = Entry(value: value, lastSeen: now, interval: nil)
+        }
+    }
+
+    /// Keeps the value but does not count as a touch (used when restoring a previous value).
+    mutating func restore(_ key: String, _ value: Value) {
+        entries[key]?.value = value
+    }
+
+    mutating func remove(_ key: String) { entries[key] = nil }
+    mutating func removeAll() { entries.removeAll(keepingCapacity: true) }
+
+    mutating func prune(now: Double, idleIntervals: Double, defaultInterval: Double) -> Int {
+        let before = entries.count
+        entries = entries.filter { now - $0.value.lastSeen <= idleIntervals * max($0.value.interval ?? defaultInterval, 1) }
+        return before - entries.count
+    }
+}

@@ -1,0 +1,33 @@
+import NephometerCore
+
+/// Delivers samples somewhere: a file, a UDP collector, an HTTP endpoint.
+///
+/// `publish` must not wait on the network: network publishers queue (and spool) and deliver in tasks of
+/// their own. `close` flushes what is queued, within the publisher's documented bounds.
+public protocol Publisher: Sendable {
+    /// The publisher URL with any credentials removed, for logs.
+    var displayURL: String { get }
+    func publish(_ samples: [Sample]) async
+    /// Waits until everything handed to `publish` so far is delivered or durably queued.
+    func flush() async
+    func close() async
+}
+
+/// What publishers need from the agent.
+public struct PublisherContext: Sendable {
+    public var telemetrySecret: String
+    /// Directory for on-disk spools of network publishers.
+    public var spoolDirectory: String
+    public var host: String
+    public init(telemetrySecret: String, spoolDirectory: String = "/var/lib/nephometer/spool", host: String = "localhost") {
+        self.telemetrySecret = telemetrySecret
+        self.spoolDirectory = spoolDirectory
+        self.host = host
+    }
+}
+
+/// A publisher URL problem, reported by the pipeline with the URL's position in pipeline.yaml.
+public struct PublisherURLError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

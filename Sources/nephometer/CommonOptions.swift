@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NephometerAgent
+import NephometerConfig
+
+/// Options shared by `agent` and `poll`: file locations and values that override the agent config.
+struct ConfigOptions: ParsableArguments {
+    @Option(help: "Agent config file (default: etc/nephometer.yaml, then /etc/nephometer/nephometer.yaml).")
+    var config: String?
+    @Option(help: "polling.yaml to use instead of the one the agent config names.")
+    var polling: String?
+    @Option(help: "pipeline.yaml to use instead of the one the agent config names.")
+    var pipeline: String?
+    @Option(name: .customLong("libvirt-uri"), help: "libvirt URI (e.g. qemu:///system, test:///abs/path/node.xml).")
+    var libvirtURI: String?
+    @Option(help: "Host name used for compute grouping and instance_host.")
+    var host: String?
+    @Option(help: "Telemetry secret for message signatures.")
+    var secret: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    var overrides: ConfigOverrides {
+        ConfigOverrides(pollingFile: polling, pipelineFile: pipeline, libvirtURI: libvirtURI, host: host,
+                        secret: secret, logLevel: logLevel.flatMap { AgentConfig.LogLevel(rawValue: $0.lowercased()) })
+    }
+
+    func validateLogLevel() throws {
+        if let l = logLevel, AgentConfig.LogLevel(rawValue: l.lowercased()) == nil {
+            throw ValidationError("unknown log level '\(l)'; expected one of \(AgentConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    var configFile: String? { ConfigLoader.agentConfigPath(explicit: config) }
+
+    /// Loads and validates the configuration, printing errors to stderr; exits 1 on errors.
+    func load() throws -> LoadedConfig {
+        try validateLogLevel()
+        switch ConfigLoader.load(agentConfigFile: configFile, overrides: overrides) {
+        case .success(let c):
+            return c
+        case .failure(let e):
+            Stderr.write("configuration is invalid:\n\(e)\n")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct NamespaceOption: ParsableArguments {
+    @Option(name: .customLong("namespaces"), parsing: .upToNextOption,
+            help: "Polling namespaces: compute, central (several allowed, comma or space separated).")
+    var namespaces: [String] = ["compute", "central"]
+
+    func resolved() throws -> [String] {
+        let list = namespaces.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        for n in list where !AgentRuntime.namespaces.contains(n) {
+            throw ValidationError("unknown namespace '\(n)'; expected \(AgentRuntime.namespaces.joined(separator: " or "))")
+        }
+        var seen: [String] = []
+        for n in list where !seen.contains(n) { seen.append(n) }
+        return seen
+    }
+}
+
+enum Stderr {
+    static func write(_ s: String) {
+        FileHandle.standardError.write(s.data(using: .utf8) ?? Data())
+    }
+}
+
+enum Logs {
+    /// Logs go to stderr, so stdout carries only samples.
+    static func bootstrap(_ level: AgentConfig.LogLevel) -> Logger {
+        let l = Logger.Level(rawValue: level.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = l
+            return h
+        }
+        var logger = Logger(label: "nephometer")
+        logger.logLevel = l
+        return logger
+    }
+}

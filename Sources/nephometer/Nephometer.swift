@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct Nephometer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nephometer",
+        abstract: "Telemetry polling agents for OpenStack clouds (a Ceilometer-compatible poller).",
+        discussion: """
+            Examples:
+              nephometer agent --namespaces compute --config etc/nephometer.yaml
+              nephometer poll --namespaces compute --once --format json
+              nephometer validate --config etc/nephometer.yaml
+            """,
+        subcommands: [AgentCommand.self, PollCommand.self, ValidateCommand.self]
+    )
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import NephometerAgent
+import NephometerConfig
+import NephometerCore
+
+struct PollCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "poll",
+        abstract: "Run one polling cycle and print the samples (nothing is published unless --publish).",
+        discussion: """
+            With --format json, stdout carries one JSON object per sample with the keys of
+            Ceilometer's sample dict and nothing else; logs go to stderr.
+
+            Example:
+              nephometer poll --namespaces compute --once --libvirt-uri test:///$PWD/node.xml --format json
+            """)
+
+    @OptionGroup var configOptions: ConfigOptions
+    @OptionGroup var namespaceOption: NamespaceOption
+    @Flag(help: "Run one cycle (the only mode; accepted for clarity).")
+    var once = false
+    @Option(help: "Output format: table or json.")
+    var format: String = "table"
+    @Flag(help: "Also send the samples through pipeline.yaml to its publishers.")
+    var publish = false
+
+    func run() async throws {
+        guard let fmt = SampleFormat(rawValue: format) else {
+            throw ValidationError("unknown format '\(format)'; expected table or json")
+        }
+        let namespaces = try namespaceOption.resolved()
+        let config = try configOptions.load()
+        let logger = Logs.bootstrap(config.agent.logLevel)
+        let output = SampleOutput(format: fmt)
+        let families = AgentRuntime.families(namespaces: namespaces, config: config, logger: logger)
+        var pipeline: NephometerPipelineHandle?
+        if publish {
+            switch AgentRuntime.pipeline(config, logger: logger) {
+            case .success(let p): pipeline = NephometerPipelineHandle(pipeline: p)
+            case .failure(let e):
+                Stderr.write("pipeline is invalid:\n\(e)\n")
+                throw ExitCode(1)
+            }
+        }
+        let sink = pipeline
+        let manager = PollingManager(polling: config.polling, families: families, batchSize: config.agent.batchSize,
+                                     jitter: 0,
+                                     groupPrefix: AgentRuntime.groupPrefix(namespaces: namespaces, config: config.agent),
+                                     consumer: { samples in
+                                         await output.write(samples)
+                                         await sink?.pipeline.publish(samples)
+                                     }, logger: logger)
+        await manager.runOnce()
+        await pipeline?.pipeline.shutdown()
+        for f in families { await f.shutdown() }
+    }
+}
+
+import NephometerPipeline
+struct NephometerPipelineHandle: Sendable {
+    let pipeline: Pipeline
+}
