@@ -83,6 +83,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Writes test fixtures (libvirt test-driver nodes) for `make demo` and benchmarks.
+        .executableTarget(
+            name: "nephometer-testbed",
+            dependencies: ["TestSupport"],
+            path: "Tools/nephometer-testbed",
+            swiftSettings: strict
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["NephometerCore"],
@@ -90,7 +97,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "NephometerCoreTests", dependencies: ["NephometerCore", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "NephometerConfigTests", dependencies: ["NephometerConfig", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerConfigTests", dependencies: ["NephometerConfig", "NephometerPipeline", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerPipelineTests",
                     dependencies: ["NephometerPipeline", "TestSupport",
                                    .product(name: "PropertyBased", package: "swift-property-based")],

@@ -4,6 +4,16 @@ import NephometerConfig
 import NephometerCore
 import NephometerPipeline
 
+/// Prints what the agent polls (`agent --print`): samples, and a line when each cycle ends.
+public struct SamplePrinter: Sendable {
+    public var samples: @Sendable ([Sample]) async -> Void
+    public var cycleEnded: PollingManager.CycleObserver
+    public init(samples: @escaping @Sendable ([Sample]) async -> Void, cycleEnded: @escaping PollingManager.CycleObserver) {
+        self.samples = samples
+        self.cycleEnded = cycleEnded
+    }
+}
+
 /// The polling agent daemon: polls on schedule into the pipeline until stopped, reloads its pipeline on
 /// request, and flushes publishers on the way out.
 public actor Agent {
@@ -15,10 +25,10 @@ public actor Agent {
     private var pipeline: Pipeline
     private var families: [any PollsterFamily]
     private var manager: PollingManager
-    private var printer: (@Sendable ([Sample]) async -> Void)?
+    private var printer: SamplePrinter?
 
     public init(namespaces: [String], configFile: String?, overrides: ConfigOverrides, config: LoadedConfig,
-                printer: (@Sendable ([Sample]) async -> Void)? = nil, logger: Logger) throws(ConfigErrors) {
+                printer: SamplePrinter? = nil, logger: Logger) throws(ConfigErrors) {
         self.namespaces = namespaces
         self.configFile = configFile
         self.overrides = overrides
@@ -33,14 +43,14 @@ public actor Agent {
     }
 
     static func makeManager(config: LoadedConfig, families: [any PollsterFamily], pipeline: Pipeline,
-                            printer: (@Sendable ([Sample]) async -> Void)?, namespaces: [String], logger: Logger) -> PollingManager {
+                            printer: SamplePrinter?, namespaces: [String], logger: Logger) -> PollingManager {
         PollingManager(polling: config.polling, families: families, batchSize: config.agent.batchSize,
                        jitter: config.agent.jitter,
                        groupPrefix: AgentRuntime.groupPrefix(namespaces: namespaces, config: config.agent),
                        consumer: { samples in
-                           if let printer { await printer(samples) }
+                           if let printer { await printer.samples(samples) }
                            await pipeline.publish(samples)
-                       }, logger: logger)
+                       }, cycleObserver: printer?.cycleEnded, logger: logger)
     }
 
     /// Polls until the task is cancelled (or `cycles` cycles ran), then drains the pipeline.

@@ -13,6 +13,8 @@ public protocol ResourcePartitioner: Sendable {
 public final class PollingManager: Sendable {
     /// Where polled samples go (the pipeline, or `poll`'s printer).
     public typealias Consumer = @Sendable ([Sample]) async -> Void
+    /// Told when a cycle ends: interval, cycle number, samples, seconds.
+    public typealias CycleObserver = @Sendable (Int, Int, Int, Double) async -> Void
 
     struct Entry: Sendable {
         let source: PollingSource
@@ -24,6 +26,7 @@ public final class PollingManager: Sendable {
     let batchSize: Int
     let jitter: Double
     let consumer: Consumer
+    let cycleObserver: CycleObserver?
     let partitioner: (any ResourcePartitioner)?
     let groupPrefix: String
     let logger: Logger
@@ -32,7 +35,7 @@ public final class PollingManager: Sendable {
 
     public init(polling: PollingConfig, families: [any PollsterFamily], batchSize: Int, jitter: Double,
                 partitioner: (any ResourcePartitioner)? = nil, groupPrefix: String = "",
-                consumer: @escaping Consumer, logger: Logger) {
+                consumer: @escaping Consumer, cycleObserver: CycleObserver? = nil, logger: Logger) {
         var byInterval: [Int: [Entry]] = [:]
         for source in polling.sources {
             for family in families {
@@ -48,6 +51,7 @@ public final class PollingManager: Sendable {
         self.batchSize = batchSize
         self.jitter = jitter
         self.consumer = consumer
+        self.cycleObserver = cycleObserver
         self.partitioner = partitioner
         self.groupPrefix = groupPrefix
         self.logger = logger
@@ -130,6 +134,7 @@ public final class PollingManager: Sendable {
             await deliver(samples)
         }
         stats.record(interval: interval, samples: sampleCount, seconds: Time.monotonic() - started)
+        await cycleObserver?(interval, number, sampleCount, Time.monotonic() - started)
         logger.debug("cycle \(number) of interval \(interval) s: \(sampleCount) samples in \(String(format: "%.3f", Time.monotonic() - started)) s")
     }
 

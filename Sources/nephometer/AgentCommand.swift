@@ -41,13 +41,16 @@ struct AgentCommand: AsyncParsableCommand {
         if let c = cycles, c < 1 { throw ValidationError("--cycles must be at least 1") }
         let logger = Logs.bootstrap(config.agent.logLevel)
         for w in config.warnings { logger.warning("\(w)") }
-        var printer: (@Sendable ([Sample]) async -> Void)?
+        var printer: SamplePrinter?
         if let printFormat {
             guard let fmt = SampleFormat(rawValue: printFormat) else {
                 throw ValidationError("unknown print format '\(printFormat)'; expected table or json")
             }
             let output = SampleOutput(format: fmt)
-            printer = { await output.write($0) }
+            printer = SamplePrinter(samples: { await output.write($0) },
+                                    cycleEnded: { interval, number, count, seconds in
+                                        await output.cycleEnded(interval: interval, number: number, samples: count, seconds: seconds)
+                                    })
         }
         let agent: Agent
         do {

@@ -32,11 +32,12 @@ actor SampleOutput {
         out.write(text.data(using: .utf8) ?? Data())
     }
 
-    /// Marks the start of a new cycle in table output.
-    func separator(_ title: String) {
+    /// Closes a cycle's table with a summary line; the next cycle starts a new table.
+    func cycleEnded(interval: Int, number: Int, samples: Int, seconds: Double) {
         guard format == .table else { return }
         headerPrinted = false
-        out.write("\n== \(title) ==\n".data(using: .utf8) ?? Data())
+        let line = "-- cycle \(number) (every \(interval) s): \(samples) samples in \(String(format: "%.3f", seconds)) s --\n\n"
+        out.write(line.data(using: .utf8) ?? Data())
     }
 
     static let widths = [26, 28, 10, 8, 22, 0]

@@ -9,7 +9,7 @@ public actor ComputeInspector {
     let needs: InspectionNeeds
     let logger: Logger
 
-    private var cycleID: ObjectIdentifier?
+    private var cycleID: UInt64?
     private var current: [String: DomainStats] = [:]
     /// Per connection generation: does bulk stats return more than state?
     private var bulkSupport: (generation: Int, supported: Bool)?
@@ -23,7 +23,7 @@ public actor ComputeInspector {
     /// Stats for the given instances in this cycle (inspected on first request, then served from memory).
     /// Domains that vanished or failed are absent from the result.
     public func stats(for instances: [DiscoveredInstance], cycle: PollCycle) async throws -> [String: DomainStats] {
-        let id = ObjectIdentifier(cycle)
+        let id = cycle.id
         if cycleID != id {
             cycleID = id
             current = [:]

@@ -21,7 +21,7 @@ public struct MeterSelector: Sendable, Hashable {
     /// Ceilometer's `check_source_filtering` rules, as messages (nil when valid). Entries are classified by
     /// their first character as Ceilometer does, so `*.bytes` counts as a wildcard entry.
     public static func problem(with patterns: [String], kind: String = "meters") -> String? {
-        if patterns.isEmpty { return "No \(kind) specified (expected a non-empty list of \(kind) names or patterns)" }
+        if patterns.isEmpty { return "No \(kind) specified (expected a non-empty list of names or patterns)" }
         if patterns.contains("") { return "empty \(kind) name in the list" }
         let plainIncludes = patterns.filter { !$0.hasPrefix("!") && !$0.hasPrefix("*") }
         let excludes = patterns.filter { $0.hasPrefix("!") }

@@ -62,7 +62,12 @@ public extension ConfigNode {
         var out: [String] = []
         var ok = true
         for item in items {
-            if let s = item.expectString("a string in \(what)", d) { out.append(s) } else { ok = false }
+            if let s = item.scalar, !item.isNull, !s.isEmpty {
+                out.append(s)
+            } else {
+                d.error(item, "expected a non-empty string in the \(what) list, got \(item.scalar == "" ? "an empty string" : item.kindName)")
+                ok = false
+            }
         }
         return ok ? out : nil
     }

@@ -115,5 +115,9 @@ public struct Sample: Sendable, Hashable {
 public struct SampleDecodingError: Error, Sendable, CustomStringConvertible {
     public let field: String
     public let reason: String
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
     public var description: String { "\(field): \(reason)" }
 }

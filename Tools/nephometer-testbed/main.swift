@@ -1,0 +1,31 @@
+import Foundation
+import TestSupport
+
+// Writes fixtures for demos and benchmarks.
+//   nephometer-testbed libvirt-node --domains N [--disks N] [--interfaces N] --output FILE
+//     a libvirt test-driver node file with N running domains carrying Nova metadata; prints its URI.
+
+func usage() -> Never {
+    FileHandle.standardError.write(Data("usage: nephometer-testbed libvirt-node --domains N [--disks N] [--interfaces N] --output FILE\n".utf8))
+    exit(2)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard args.first == "libvirt-node" else { usage() }
+args.removeFirst()
+var options: [String: String] = [:]
+while args.count >= 2, args[0].hasPrefix("--") {
+    options[String(args[0].dropFirst(2))] = args[1]
+    args.removeFirst(2)
+}
+guard args.isEmpty, let output = options["output"], let domains = Int(options["domains"] ?? ""), domains > 0 else { usage() }
+let disks = Int(options["disks"] ?? "1") ?? 1
+let interfaces = Int(options["interfaces"] ?? "1") ?? 1
+let path = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
+try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+do {
+    print(try LibvirtTestNode.uniform(count: domains, disks: disks, interfaces: interfaces).write(to: path))
+} catch {
+    FileHandle.standardError.write(Data("cannot write \(path): \(error)\n".utf8))
+    exit(1)
+}
