@@ -90,6 +90,15 @@ let package = Package(
             path: "Tools/nephometer-testbed",
             swiftSettings: strict
         ),
+        // Benchmarks (run in release mode; see BENCHMARKS.md).
+        .executableTarget(
+            name: "nephometer-bench",
+            dependencies: ["NephometerCore", "NephometerConfig", "NephometerPipeline", "NephometerPublishers",
+                           "NephometerAgent", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/nephometer-bench",
+            swiftSettings: strict
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["NephometerCore"],

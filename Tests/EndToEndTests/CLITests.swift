@@ -167,3 +167,41 @@ import TestSupport
         #expect(lines(out).last == r.lines.last)
     }
 }
+
+/// The compute agent feeding a rate_of_change sink, as Ceilometer's cpu_util pipeline did.
+@Suite struct CPUUtilEndToEndTests {
+    @Test func agentComputesCPUUtilBetweenZeroAndHundred() throws {
+        let dir = TemporaryDirectory("nephometer-cpuutil")
+        let uri = try LibvirtTestNode.uniform(count: 3).write(to: dir.file("node.xml"))
+        let polling = try dir.write("polling.yaml", "sources:\n  - {name: cpu, interval: 1, meters: [cpu]}\n")
+        let out = dir.file("util.log")
+        let pipeline = try dir.write("pipeline.yaml", """
+        sources:
+          - {name: cpu_source, meters: [cpu], sinks: [cpu_sink]}
+        sinks:
+          - name: cpu_sink
+            transformers:
+              - name: rate_of_change
+                parameters:
+                  target:
+                    name: cpu_util
+                    unit: "%"
+                    type: gauge
+                    max: 100
+                    scale: "100.0 / (10**9 * (resource_metadata.cpu_number or 1))"
+            publishers: ["file://\(out)"]
+        """)
+        let r = try Command.nephometer(["agent", "--namespaces", "compute", "--cycles", "2", "--libvirt-uri", uri,
+                                        "--polling", polling, "--pipeline", pipeline])
+        #expect(r.status == 0, "\(r.stderr)")
+        let samples = try ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        #expect(samples.count == 3)
+        for s in samples {
+            #expect(s["name"] == .string("cpu_util") && s["unit"] == .string("%") && s["type"] == .string("gauge"))
+            let v = s["volume"]?.numberValue?.doubleValue ?? -1
+            #expect(v >= 0 && v <= 100)
+            // The test driver's CPU time advances with the wall clock: one CPU busy, over 2 vCPUs ≈ 50 %.
+            #expect(abs(v - 50) < 5)
+        }
+    }
+}
