@@ -50,8 +50,6 @@ public enum MessageID {
         return z ^ (z >> 31)
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
     static func format(_ hi: UInt64, _ lo: UInt64, version: UInt64) -> String {
         let a = (hi & 0xffff_ffff_ffff_0fff) | (version << 12)
         let b = (lo & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000
@@ -59,7 +57,8 @@ public enum MessageID {
             var i = 0
             func put(_ v: UInt64, _ nibbles: Int) {
                 for k in stride(from: nibbles - 1, through: 0, by: -1) {
-                    buf[i] = hex[Int((v >> (UInt64(k) * 4)) & 0xf)]
+                    let d = UInt8((v >> (UInt64(k) * 4)) & 0xf)
+                    buf[i] = d < 10 ? 0x30 + d : 0x57 + d
                     i += 1
                 }
             }

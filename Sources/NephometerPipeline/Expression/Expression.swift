@@ -32,7 +32,29 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
     public init(_ source: String) throws(ParseError) {
         self.source = source
         var p = ExpressionParser(source)
-        root = try p.parseAll()
+        root = Self.fold(try p.parseAll())
+    }
+
+    /// Evaluates constant subexpressions once, at load time (`10**9` in a scale).
+    static func fold(_ n: Node) -> Node {
+        func isConstant(_ n: Node) -> Bool {
+            switch n {
+            case .number, .string: return true
+            case .path: return false
+            case .unary(_, let a): return isConstant(a)
+            case .binary(_, let a, let b): return isConstant(a) && isConstant(b)
+            case .call(_, let args): return args.allSatisfy(isConstant)
+            }
+        }
+        let folded: Node
+        switch n {
+        case .unary(let op, let a): folded = .unary(op, fold(a))
+        case .binary(let op, let a, let b): folded = .binary(op, fold(a), fold(b))
+        case .call(let f, let args): folded = .call(f, args.map(fold))
+        default: return n
+        }
+        guard isConstant(folded), case .number(let v)? = try? eval(folded, NoScope()) else { return folded }
+        return .number(v)
     }
 
     /// Names referenced at the root of paths (e.g. `volume`, `resource_metadata`).
@@ -53,12 +75,24 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
 
     /// Evaluates with `lookup` resolving dotted paths. Throws on type errors and division by zero.
     public func evaluate(_ lookup: (ArraySlice<String>) -> ExpressionValue) throws(EvaluationError) -> ExpressionValue {
-        try Self.eval(root, lookup)
+        try withoutActuallyEscaping(lookup) { (l) throws(EvaluationError) -> ExpressionValue in try Self.eval(root, ClosureScope(lookup: l)) }
+    }
+
+    /// Evaluates in `scope`, which resolves dotted paths.
+    public func evaluate<S: ExpressionScope>(in scope: S) throws(EvaluationError) -> ExpressionValue {
+        try Self.eval(root, scope)
     }
 
     /// Evaluates to a number, or throws when the result is not numeric.
     public func number(_ lookup: (ArraySlice<String>) -> ExpressionValue) throws(EvaluationError) -> Number {
-        let v = try evaluate(lookup)
+        try Self.numeric(try evaluate(lookup))
+    }
+
+    public func number<S: ExpressionScope>(in scope: S) throws(EvaluationError) -> Number {
+        try Self.numeric(try Self.eval(root, scope))
+    }
+
+    static func numeric(_ v: ExpressionValue) throws(EvaluationError) -> Number {
         guard case .number(let n) = v else { throw EvaluationError("result is \(v.typeName), not a number") }
         return n
     }
@@ -68,13 +102,13 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         init(_ d: String) { description = d }
     }
 
-    static func eval(_ n: Node, _ lookup: (ArraySlice<String>) -> ExpressionValue) throws(EvaluationError) -> ExpressionValue {
+    static func eval<S: ExpressionScope>(_ n: Node, _ scope: S) throws(EvaluationError) -> ExpressionValue {
         switch n {
         case .number(let v): return .number(v)
         case .string(let s): return .string(s)
-        case .path(let p): return lookup(p[...])
+        case .path(let p): return scope.lookup(p[...])
         case .unary(let op, let a):
-            let v = try eval(a, lookup)
+            let v = try eval(a, scope)
             switch op {
             case "not": return .bool(!v.truthy)
             case "-":
@@ -86,21 +120,21 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
             }
         case .binary(let op, let a, let b):
             if op == "or" {
-                let l = try eval(a, lookup)
-                return l.truthy ? l : try eval(b, lookup)
+                let l = try eval(a, scope)
+                return l.truthy ? l : try eval(b, scope)
             }
             if op == "and" {
-                let l = try eval(a, lookup)
-                return l.truthy ? try eval(b, lookup) : l
+                let l = try eval(a, scope)
+                return l.truthy ? try eval(b, scope) : l
             }
-            let l = try eval(a, lookup), r = try eval(b, lookup)
+            let l = try eval(a, scope), r = try eval(b, scope)
             if ["==", "!=", "<", "<=", ">", ">="].contains(op) { return .bool(try compare(op, l, r)) }
             guard case .number(let x) = l, case .number(let y) = r else {
                 throw EvaluationError("unsupported operand types for \(op): \(l.typeName) and \(r.typeName)")
             }
             return .number(try Arithmetic.apply(op, x, y))
         case .call(let f, let args):
-            let vals = try args.map { (a: Node) throws(EvaluationError) -> ExpressionValue in try eval(a, lookup) }
+            let vals = try args.map { (a: Node) throws(EvaluationError) -> ExpressionValue in try eval(a, scope) }
             let nums = try vals.map { (v: ExpressionValue) throws(EvaluationError) -> Number in
                 guard case .number(let x) = v else { throw EvaluationError("\(f)() needs numbers, got \(v.typeName)") }
                 return x
@@ -169,6 +203,20 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         if op == "!=" { return l != r }
         throw EvaluationError("cannot compare \(l.typeName) and \(r.typeName) with \(op)")
     }
+}
+
+/// Resolves the dotted names of an expression (`volume`, `resource_metadata.cpu_number`).
+public protocol ExpressionScope {
+    func lookup(_ path: ArraySlice<String>) -> ExpressionValue
+}
+
+struct ClosureScope: ExpressionScope {
+    let lookup: (ArraySlice<String>) -> ExpressionValue
+    func lookup(_ path: ArraySlice<String>) -> ExpressionValue { lookup(path) }
+}
+
+struct NoScope: ExpressionScope {
+    func lookup(_ path: ArraySlice<String>) -> ExpressionValue { .missing }
 }
 
 /// A value during expression evaluation.

@@ -51,13 +51,13 @@ public actor Sink {
         guard start < transformers.count else { return samples }
         var out: [Sample] = []
         out.reserveCapacity(samples.count)
-        for var s in samples {
-            var kept = true
+        for s in samples {
+            var current: Sample? = s
             for i in start..<transformers.count {
-                guard let next = transformers[i].handle(s, now: now) else { kept = false; break }
-                s = next
+                guard let c = current.take() else { break }
+                current = transformers[i].handle(c, now: now)
             }
-            if kept { out.append(s) }
+            if let c = current.take() { out.append(c) }
         }
         return out
     }

@@ -8,7 +8,7 @@ final class AccumulatorTransformer: Transformer {
 
     init(size: Int) { self.size = size }
 
-    func handle(_ s: Sample, now: Double) -> Sample? {
+    func handle(_ s: consuming Sample, now: Double) -> Sample? {
         guard size >= 1 else { return s }
         held.append(s)
         return nil

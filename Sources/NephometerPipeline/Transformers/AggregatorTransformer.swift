@@ -67,7 +67,7 @@ final class AggregatorTransformer: Transformer {
         return k
     }
 
-    func handle(_ s: Sample, now: Double) -> Sample? {
+    func handle(_ s: consuming Sample, now: Double) -> Sample? {
         if firstArrival == nil { firstArrival = now }
         received += 1
         let k = key(s)

@@ -80,13 +80,13 @@ final class ArithmeticTransformer: Transformer {
 
     let spec: Spec
     /// resource id → meter index → latest sample.
-    var cache = StateTable<[Int: Sample]>()
+    var cache = StateTable<String, [Int: Sample]>()
     var latestTimestamp: String?
     static let logger = Logger(label: "nephometer.transformer.arithmetic")
 
     init(spec: Spec) { self.spec = spec }
 
-    func handle(_ s: Sample, now: Double) -> Sample? {
+    func handle(_ s: consuming Sample, now: Double) -> Sample? {
         guard let idx = spec.meters.firstIndex(of: s.name) else { return s }
         var entry = cache[s.resourceID] ?? [:]
         entry[idx] = s

@@ -111,7 +111,7 @@ final class Converter {
             if f.doubleValue == 0 { return base }  // Ceilometer: a falsy scale means no scaling
             return try Arithmetic.apply("*", base, f)
         case .expression(let e):
-            return try e.number { SampleFields.value(s, $0) }
+            return try e.number(in: s)
         }
     }
 
@@ -121,14 +121,13 @@ final class Converter {
     }
 
     /// A new sample carrying `volume`, with mapped name and unit and the target type.
-    func derive(_ s: Sample, volume: Number, type: SampleType? = nil, tag: String) -> Sample {
-        var out = s
-        out.name = mappedName(s)
-        out.unit = mappedUnit(s)
-        out.type = type ?? spec.targetType ?? s.type
-        out.volume = capped(volume)
-        out.id = MessageID.derived(from: s.id, tag: tag)
-        return out
+    func derive(_ s: consuming Sample, volume: Number, type: SampleType? = nil, tag: String) -> Sample {
+        if nameMap != nil || spec.targetName != nil { s.name = mappedName(s) }
+        if unitMap != nil || spec.targetUnit != nil { s.unit = mappedUnit(s) }
+        s.type = type ?? spec.targetType ?? s.type
+        s.volume = capped(volume)
+        s.id = MessageID.derived(from: s.id, tag: tag)
+        return s
     }
 }
 

@@ -10,7 +10,7 @@ final class DeltaTransformer: Transformer {
     }
     let converter: Converter
     let growthOnly: Bool
-    var state = StateTable<Previous>()
+    var state = StateTable<SeriesKey, Previous>()
     static let logger = Logger(label: "nephometer.transformer.delta")
 
     init(spec: ConversionSpec, growthOnly: Bool) {
@@ -18,8 +18,8 @@ final class DeltaTransformer: Transformer {
         self.growthOnly = growthOnly
     }
 
-    func handle(_ s: Sample, now: Double) -> Sample? {
-        let key = s.name + "\u{0}" + s.resourceID
+    func handle(_ s: consuming Sample, now: Double) -> Sample? {
+        let key = SeriesKey(name: s.name, resourceID: s.resourceID)
         let current = Previous(volume: s.volume, time: SampleFields.timestamp(s))
         guard let prev = state[key] else {
             state.set(key, current, now: now)
@@ -36,8 +36,9 @@ final class DeltaTransformer: Transformer {
             Self.logger.debug("delta: negative delta of \(s.name) for \(s.resourceID) dropped (growth_only)")
             return nil
         }
+        let unit = s.unit
         var out = converter.derive(s, volume: delta, type: .delta, tag: "delta")
-        out.unit = s.unit
+        out.unit = unit
         return out
     }
 

@@ -12,18 +12,20 @@ import NephometerCore
 final class RateOfChangeTransformer: Transformer {
     struct Previous {
         var volume: Double
-        var time: Double?
+        /// The timestamp, parsed only when a monotonic time is missing.
+        var timestamp: String?
         var monotonic: Double?
+        var time: Double? { timestamp.flatMap(Time.parseISO) }
     }
     let converter: Converter
-    var state = StateTable<Previous>()
+    var state = StateTable<SeriesKey, Previous>()
     static let logger = Logger(label: "nephometer.transformer.rate_of_change")
 
     init(spec: ConversionSpec) { converter = Converter(spec: spec) }
 
-    func handle(_ s: Sample, now: Double) -> Sample? {
-        let key = s.name + "\u{0}" + s.resourceID
-        let current = Previous(volume: s.volume.doubleValue, time: SampleFields.timestamp(s), monotonic: s.monotonicTime)
+    func handle(_ s: consuming Sample, now: Double) -> Sample? {
+        let key = SeriesKey(name: s.name, resourceID: s.resourceID)
+        let current = Previous(volume: s.volume.doubleValue, timestamp: s.timestamp, monotonic: s.monotonicTime)
         guard let prev = state[key] else {
             state.set(key, current, now: now)
             Self.logger.debug("rate_of_change: first \(s.name) sample of \(s.resourceID); held as the base")
@@ -56,7 +58,7 @@ final class RateOfChangeTransformer: Transformer {
             switch converter.spec.scale {
             case nil: factor = .int(1)
             case .factor(let f): factor = f.doubleValue == 0 ? .int(1) : f
-            case .expression(let e): factor = try e.number { SampleFields.value(s, $0) }
+            case .expression(let e): factor = try e.number(in: s)
             }
         } catch {
             Self.logger.warning("rate_of_change: dropping \(s.name) of \(s.resourceID): scale failed: \(error)")

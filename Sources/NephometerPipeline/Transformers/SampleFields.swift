@@ -1,10 +1,18 @@
 import NephometerCore
 
+/// A sample is the scope of transformer expressions (passed borrowed, never copied).
+extension Sample: ExpressionScope {
+    public func lookup(_ path: ArraySlice<String>) -> ExpressionValue { SampleFields.value(self, path) }
+}
+
 /// Expression access to a sample's fields, as Ceilometer's `Namespace(sample.as_dict())` gives.
 enum SampleFields {
     static func value(_ s: Sample, _ path: ArraySlice<String>) -> ExpressionValue {
         guard let first = path.first else { return .missing }
         let rest = path.dropFirst()
+        // The two names scales use, first: `volume` and `resource_metadata`.
+        if first.utf8.count == 6, first == "volume" { return rest.isEmpty ? .number(s.volume) : .missing }
+        if first.utf8.count == 17, first == "resource_metadata" { return ExpressionValue.from(.object(s.resourceMetadata), path: rest) }
         switch first {
         case "volume": return rest.isEmpty ? .number(s.volume) : .missing
         case "resource_metadata": return ExpressionValue.from(.object(s.resourceMetadata), path: rest)
@@ -28,37 +36,42 @@ enum SampleFields {
     static func timestamp(_ s: Sample) -> Double? { s.timestamp.flatMap(Time.parseISO) }
 }
 
-/// A bounded state table keyed by string: entries remember when they were last touched and the gap
+/// A series: one meter of one resource.
+struct SeriesKey: Hashable {
+    let name: String
+    let resourceID: String
+}
+
+/// A bounded state table: entries remember when they were last touched and the gap
 /// between their last two touches (their own polling interval), so idle entries can be dropped.
-struct StateTable<Value> {
+struct StateTable<Key: Hashable, Value> {
     struct Entry {
         var value: Value
         var lastSeen: Double
         var interval: Double?
     }
-    private(set) var entries: [String: Entry] = [:]
+    private(set) var entries: [Key: Entry] = [:]
 
     var count: Int { entries.count }
-    subscript(key: String) -> Value? { entries[key]?.value }
+    subscript(key: Key) -> Value? { entries[key]?.value }
 
-    mutating func set(_ key: String, _ value: Value, now: Double) {
-        if var e = entries[key] {
-            let gap = now - e.lastSeen
-            if gap > 0 { e.interval = gap }
-            e.value = value
-            e.lastSeen = now
-            entries[key] = e
+    mutating func set(_ key: Key, _ value: Value, now: Double) {
+        if let i = entries.index(forKey: key) {
+            let gap = now - entries.values[i].lastSeen
+            if gap > 0 { entries.values[i].interval = gap }
+            entries.values[i].value = value
+            entries.values[i].lastSeen = now
         } else {
             entries[key] = Entry(value: value, lastSeen: now, interval: nil)
         }
     }
 
     /// Keeps the value but does not count as a touch (used when restoring a previous value).
-    mutating func restore(_ key: String, _ value: Value) {
+    mutating func restore(_ key: Key, _ value: Value) {
         entries[key]?.value = value
     }
 
-    mutating func remove(_ key: String) { entries[key] = nil }
+    mutating func remove(_ key: Key) { entries[key] = nil }
     mutating func removeAll() { entries.removeAll(keepingCapacity: true) }
 
     mutating func prune(now: Double, idleIntervals: Double, defaultInterval: Double) -> Int {

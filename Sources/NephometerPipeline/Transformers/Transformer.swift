@@ -5,7 +5,7 @@ import NephometerCore
 /// samples on `flush`. Transformers are owned by one sink and only used from it.
 public protocol Transformer: AnyObject {
     /// The sample to pass on, or nil to drop (or hold) it.
-    func handle(_ sample: Sample, now: Double) -> Sample?
+    func handle(_ sample: consuming Sample, now: Double) -> Sample?
     /// Samples released after each batch (accumulator, aggregator, arithmetic). `final` is true at shutdown.
     func flush(now: Double, final: Bool) -> [Sample]
     /// Forgets state of resources not seen for a while; returns how many entries were dropped.

@@ -9,7 +9,7 @@ final class UnitConversionTransformer: Transformer {
 
     init(spec: ConversionSpec) { converter = Converter(spec: spec) }
 
-    func handle(_ s: Sample, now: Double) -> Sample? {
+    func handle(_ s: consuming Sample, now: Double) -> Sample? {
         guard converter.applies(to: s) else { return s }
         do {
             return converter.derive(s, volume: try converter.scaled(s, base: s.volume), tag: "unit_conversion")
