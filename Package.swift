@@ -27,6 +27,13 @@ let package = Package(
             providers: [.apt(["libvirt-dev"])]
         ),
 
+        .systemLibrary(
+            name: "CNetSNMP",
+            path: "Sources/CNetSNMP",
+            pkgConfig: "netsnmp",
+            providers: [.apt(["libsnmp-dev"])]
+        ),
+
         // Sample model, meter message and signature, JSON, the pollster contract.
         .target(
             name: "NephometerCore",
@@ -65,11 +72,17 @@ let package = Package(
             dependencies: ["NephometerCore", "CLibvirt", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // SNMP engine and the hardware.* pollsters (central namespace).
+        .target(
+            name: "NephometerHardware",
+            dependencies: ["NephometerCore", "CNetSNMP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // Polling manager: schedule, jitter, discovery, batching, lifecycle.
         .target(
             name: "NephometerAgent",
             dependencies: ["NephometerCore", "NephometerConfig", "NephometerPipeline",
-                           "NephometerPublishers", "NephometerCompute",
+                           "NephometerPublishers", "NephometerCompute", "NephometerHardware",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -94,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "nephometer-bench",
             dependencies: ["NephometerCore", "NephometerConfig", "NephometerPipeline", "NephometerPublishers",
-                           "NephometerAgent", "TestSupport",
+                           "NephometerAgent", "NephometerHardware", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/nephometer-bench",
             swiftSettings: strict
@@ -113,6 +126,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerComputeTests", dependencies: ["NephometerCompute", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerHardwareTests", dependencies: ["NephometerHardware", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerAgentTests", dependencies: ["NephometerAgent", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NephometerCore", "TestSupport"], swiftSettings: strict),
     ]

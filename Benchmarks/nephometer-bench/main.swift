@@ -7,6 +7,7 @@ import NephometerCore
 
 let benchmarks: [String: (ArraySlice<String>) async throws -> Void] = [
     "pipeline": PipelineBenchmark.run,
+    "snmp": SNMPBenchmark.run,
 ]
 
 let args = CommandLine.arguments.dropFirst()

@@ -3,6 +3,7 @@ import Logging
 import NephometerCompute
 import NephometerConfig
 import NephometerCore
+import NephometerHardware
 import NephometerPipeline
 import NephometerPublishers
 
@@ -15,6 +16,7 @@ public enum AgentRuntime {
     public static func meterNames(namespace: String) -> [String] {
         switch namespace {
         case "compute": return ComputeFamily.meterNames
+        case "central": return HardwareFamily.meterNames
         default: return []
         }
     }
@@ -31,6 +33,8 @@ public enum AgentRuntime {
                                                         reportStoppedInstanceMetrics: a.reportStoppedInstanceMetrics,
                                                         sampleSource: a.sampleSource),
                                          enabled: enabled, logger: logger))
+            case "central":
+                out.append(HardwareFamily(options: HardwareFamily.Options(), enabled: enabled, logger: logger))
             default:
                 logger.warning("namespace '\(ns)' has no pollsters in this build")
             }
