@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
@@ -33,6 +34,9 @@ let package = Package(
             pkgConfig: "netsnmp",
             providers: [.apt(["libsnmp-dev"])]
         ),
+
+        // sendmmsg/recvmmsg (need _GNU_SOURCE, which Swift's Glibc module does not set).
+        .target(name: "CNephometerNet", path: "Sources/CNephometerNet"),
 
         // Sample model, meter message and signature, JSON, the pollster contract.
         .target(
@@ -59,23 +63,39 @@ let package = Package(
         // Publishers: file, udp, http (with spool); msgpack codec.
         .target(
             name: "NephometerPublishers",
-            dependencies: ["NephometerCore",
+            dependencies: ["NephometerCore", "CNephometerNet",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            exclude: ["File/README.md", "UDP/README.md", "HTTP/README.md"],
             swiftSettings: strict
         ),
         // libvirt connection, Nova-metadata discovery, compute pollsters.
         .target(
             name: "NephometerCompute",
             dependencies: ["NephometerCore", "CLibvirt", .product(name: "Logging", package: "swift-log")],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // SNMP engine and the hardware.* pollsters (central namespace).
         .target(
             name: "NephometerHardware",
             dependencies: ["NephometerCore", "CNetSNMP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // `nephometer receive`: the collector at the other end of the UDP and HTTP publishers.
+        .target(
+            name: "NephometerReceiver",
+            dependencies: ["NephometerCore", "NephometerPublishers",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: strict
         ),
         // Polling manager: schedule, jitter, discovery, batching, lifecycle.
@@ -90,7 +110,7 @@ let package = Package(
         // The command line: argument parsing only.
         .executableTarget(
             name: "nephometer",
-            dependencies: ["NephometerAgent", "NephometerConfig", "NephometerCore",
+            dependencies: ["NephometerAgent", "NephometerConfig", "NephometerCore", "NephometerReceiver",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -124,7 +144,7 @@ let package = Package(
                     dependencies: ["NephometerPipeline", "TestSupport",
                                    .product(name: "PropertyBased", package: "swift-property-based")],
                     swiftSettings: strict),
-        .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "NephometerReceiver", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
         .testTarget(name: "NephometerComputeTests", dependencies: ["NephometerCompute", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerHardwareTests", dependencies: ["NephometerHardware", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerAgentTests", dependencies: ["NephometerAgent", "TestSupport"], swiftSettings: strict),

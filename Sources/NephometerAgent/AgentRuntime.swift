@@ -43,7 +43,9 @@ public enum AgentRuntime {
     }
 
     public static func publisherContext(_ config: LoadedConfig) -> PublisherContext {
-        PublisherContext(telemetrySecret: config.agent.telemetrySecret, host: config.agent.host)
+        PublisherContext(telemetrySecret: config.agent.telemetrySecret, spoolDirectory: config.agent.spoolDirectory,
+                         spoolLimits: Spool.Limits(maxBytes: config.agent.spoolMaxBytes, maxAge: config.agent.spoolMaxAge),
+                         host: config.agent.host)
     }
 
     public static func pipeline(_ config: LoadedConfig, reuse: Pipeline? = nil, logger: Logger) -> Result<Pipeline, ConfigErrors> {

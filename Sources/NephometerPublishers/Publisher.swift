@@ -18,10 +18,13 @@ public struct PublisherContext: Sendable {
     public var telemetrySecret: String
     /// Directory for on-disk spools of network publishers.
     public var spoolDirectory: String
+    public var spoolLimits: Spool.Limits
     public var host: String
-    public init(telemetrySecret: String, spoolDirectory: String = "/var/lib/nephometer/spool", host: String = "localhost") {
+    public init(telemetrySecret: String, spoolDirectory: String = "/var/lib/nephometer/spool",
+                spoolLimits: Spool.Limits = Spool.Limits(), host: String = "localhost") {
         self.telemetrySecret = telemetrySecret
         self.spoolDirectory = spoolDirectory
+        self.spoolLimits = spoolLimits
         self.host = host
     }
 }

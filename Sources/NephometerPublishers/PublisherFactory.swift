@@ -4,11 +4,11 @@ import NephometerCore
 /// Creates publishers from pipeline.yaml URLs.
 public enum PublisherFactory {
     /// Schemes Nephometer implements.
-    public static let implemented = ["file"]
+    public static let implemented = ["file", "udp", "http", "https"]
     /// Ceilometer publisher schemes Nephometer does not implement (yet): a warning, and skipped at run
     /// time, as Ceilometer skips publishers it cannot load.
     public static let recognized = ["gnocchi", "notifier", "prometheus", "zaqar", "opentelemetryhttp", "tcp",
-                                    "test", "kafka", "direct", "database", "panko", "monasca", "http", "https", "udp"]
+                                    "test", "kafka", "direct", "database", "panko", "monasca"]
 
     public enum Outcome {
         case publisher(any Publisher)
@@ -20,6 +20,8 @@ public enum PublisherFactory {
     public static func check(_ url: PublisherURL) throws(PublisherURLError) {
         switch url.scheme {
         case "file": _ = try FilePublisher.parse(url)
+        case "udp": guard !url.host.isEmpty else { throw PublisherURLError("udp publisher needs a host (udp://collector:4952)") }
+        case "http", "https": _ = try HTTPPublisherOptions(url)
         default:
             if recognized.contains(url.scheme) { return }
             throw unknownScheme(url)
@@ -43,6 +45,10 @@ public enum PublisherFactory {
         switch url.scheme {
         case "file":
             return .publisher(try FilePublisher(url: url, logger: logger))
+        case "udp":
+            return .publisher(try UDPPublisher(url: url, secret: context.telemetrySecret, logger: logger))
+        case "http", "https":
+            return .publisher(try HTTPPublisher(url: url, context: context, logger: logger))
         default:
             if let reason = skipReason(raw) { return .skipped(reason) }
             throw unknownScheme(url)

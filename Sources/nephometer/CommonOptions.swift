@@ -18,12 +18,14 @@ struct ConfigOptions: ParsableArguments {
     var host: String?
     @Option(help: "Telemetry secret for message signatures.")
     var secret: String?
+    @Option(name: .customLong("spool-dir"), help: "Directory where network publishers spool undelivered batches.")
+    var spoolDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
     var overrides: ConfigOverrides {
         ConfigOverrides(pollingFile: polling, pipelineFile: pipeline, libvirtURI: libvirtURI, host: host,
-                        secret: secret, logLevel: logLevel.flatMap { AgentConfig.LogLevel(rawValue: $0.lowercased()) })
+                        secret: secret, spoolDirectory: spoolDir, logLevel: logLevel.flatMap { AgentConfig.LogLevel(rawValue: $0.lowercased()) })
     }
 
     func validateLogLevel() throws {

@@ -20,6 +20,12 @@ public struct AgentConfig: Sendable, Hashable {
     public var jitter: Double
     /// Secret for message signatures (`[publisher] telemetry_secret`).
     public var telemetrySecret: String
+    /// Where network publishers spool undelivered batches.
+    public var spoolDirectory: String
+    /// Upper bound of each publisher's spool, in bytes.
+    public var spoolMaxBytes: Int
+    /// Spooled batches older than this many seconds are dropped.
+    public var spoolMaxAge: Double
     /// libvirt connection URI.
     public var libvirtURI: String
     /// Report power.state, vcpus, memory and disk sizes for shut-off domains.
@@ -38,6 +44,8 @@ public struct AgentConfig: Sendable, Hashable {
     public init(host: String = AgentConfig.systemHostName(), logLevel: LogLevel = .info,
                 pollingFile: String = "etc/polling.yaml", pipelineFile: String = "pipeline.yaml",
                 batchSize: Int = 50, jitter: Double = 0.1, telemetrySecret: String = AgentConfig.defaultSecret,
+                spoolDirectory: String = "/var/lib/nephometer/spool", spoolMaxBytes: Int = 100 << 20,
+                spoolMaxAge: Double = 86_400,
                 libvirtURI: String = "qemu:///system", reportStoppedInstanceMetrics: Bool = false,
                 domainDeadline: Double = 10, coordinationURL: String? = nil,
                 partitioningGroupPrefix: String? = nil, sampleSource: String = "openstack") {
@@ -48,6 +56,9 @@ public struct AgentConfig: Sendable, Hashable {
         self.batchSize = batchSize
         self.jitter = jitter
         self.telemetrySecret = telemetrySecret
+        self.spoolDirectory = spoolDirectory
+        self.spoolMaxBytes = spoolMaxBytes
+        self.spoolMaxAge = spoolMaxAge
         self.libvirtURI = libvirtURI
         self.reportStoppedInstanceMetrics = reportStoppedInstanceMetrics
         self.domainDeadline = domainDeadline
@@ -65,7 +76,7 @@ public struct AgentConfig: Sendable, Hashable {
     static let rootKeys = ["host", "log_level", "polling", "pipeline", "publisher", "compute", "coordination"]
     static let pollingKeys = ["cfg_file", "batch_size", "jitter"]
     static let pipelineKeys = ["cfg_file"]
-    static let publisherKeys = ["telemetry_secret"]
+    static let publisherKeys = ["telemetry_secret", "spool_directory", "spool_max_bytes", "spool_max_age"]
     static let computeKeys = ["libvirt_uri", "report_stopped_instance_metrics", "domain_deadline", "sample_source"]
     static let coordinationKeys = ["backend_url", "partitioning_group_prefix"]
 
@@ -97,6 +108,9 @@ public struct AgentConfig: Sendable, Hashable {
         if let section = root["publisher"], !section.isNull, let _ = section.expectMapping("publisher settings", d) {
             section.checkKeys(publisherKeys, d)
             if let n = section["telemetry_secret"], let v = n.expectString("the telemetry secret", d, allowEmpty: true) { c.telemetrySecret = v }
+            if let n = section["spool_directory"], let v = n.expectString("a spool directory", d) { c.spoolDirectory = resolve(v) }
+            if let n = section["spool_max_bytes"], let v = n.expectInt("spool_max_bytes", d, in: 4096...Int(Int64.max)) { c.spoolMaxBytes = v }
+            if let n = section["spool_max_age"], let v = n.expectDouble("spool_max_age in seconds", d, in: 1...1e9) { c.spoolMaxAge = v }
         }
         if let section = root["compute"], !section.isNull, let _ = section.expectMapping("compute settings", d) {
             section.checkKeys(computeKeys, d)

@@ -15,16 +15,18 @@ public struct ConfigOverrides: Sendable {
     public var libvirtURI: String?
     public var host: String?
     public var secret: String?
+    public var spoolDirectory: String?
     public var coordinationURL: String?
     public var logLevel: AgentConfig.LogLevel?
     public init(pollingFile: String? = nil, pipelineFile: String? = nil, libvirtURI: String? = nil,
-                host: String? = nil, secret: String? = nil, coordinationURL: String? = nil,
+                host: String? = nil, secret: String? = nil, spoolDirectory: String? = nil, coordinationURL: String? = nil,
                 logLevel: AgentConfig.LogLevel? = nil) {
         self.pollingFile = pollingFile
         self.pipelineFile = pipelineFile
         self.libvirtURI = libvirtURI
         self.host = host
         self.secret = secret
+        self.spoolDirectory = spoolDirectory
         self.coordinationURL = coordinationURL
         self.logLevel = logLevel
     }
@@ -61,6 +63,7 @@ public enum ConfigLoader {
         if let v = overrides.libvirtURI { agent.libvirtURI = v }
         if let v = overrides.host { agent.host = v }
         if let v = overrides.secret { agent.telemetrySecret = v }
+        if let v = overrides.spoolDirectory { agent.spoolDirectory = v }
         if let v = overrides.coordinationURL { agent.coordinationURL = v.isEmpty ? nil : v }
         if let v = overrides.logLevel { agent.logLevel = v }
 

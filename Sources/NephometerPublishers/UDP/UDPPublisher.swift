@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import NephometerCore
+
+/// `udp://host[:port]` (default port 4952; `udp://[::1]:4952` for IPv6): one datagram per sample,
+/// the msgpack of Ceilometer's signed meter message, byte-identical to Ceilometer's UDP publisher.
+///
+/// A batch goes out with one `sendmmsg` call on a non-blocking socket, so publishing never waits on
+/// the network. A sample that cannot be encoded (an integer beyond 64 bits) is logged and counted.
+public actor UDPPublisher: Publisher {
+    public static let defaultPort = 4952
+
+    public nonisolated let displayURL: String
+    let host: String
+    let port: Int
+    let secret: String
+    private var socket: UDPSocket?
+    private let logger: Logger
+    private let once = LogOnce()
+    /// Samples that could not be encoded, datagrams the kernel refused.
+    public private(set) var unencodable = 0
+    public private(set) var sendFailures = 0
+    public private(set) var sent = 0
+
+    public init(url: PublisherURL, secret: String, logger: Logger) throws(PublisherURLError) {
+        guard !url.host.isEmpty else { throw PublisherURLError("udp publisher needs a host (udp://collector:4952)") }
+        if let k = url.query.first?.0 { throw PublisherURLError("udp publisher takes no options, got '\(k)'") }
+        host = url.host
+        port = url.port ?? Self.defaultPort
+        self.secret = secret
+        displayURL = url.redacted
+        self.logger = logger
+    }
+
+    private func openSocket() -> UDPSocket? {
+        if let socket { return socket }
+        do {
+            let s = try UDPSocket(host: host, port: port)
+            socket = s
+            once.clear("resolve")
+            return s
+        } catch {
+            once.log(logger, .warning, key: "resolve", "udp publisher \(displayURL): \(error); samples are dropped until it resolves")
+            return nil
+        }
+    }
+
+    public func publish(_ samples: [Sample]) async {
+        guard !samples.isEmpty else { return }
+        var datagrams: [[UInt8]] = []
+        datagrams.reserveCapacity(samples.count)
+        for s in samples {
+            do {
+                datagrams.append(try MeterMessageEncoder.datagram(s, secret: secret))
+            } catch {
+                unencodable += 1
+                logger.warning("Unable to send sample over UDP: \(s.name) of \(s.resourceID) (id \(s.id)): \(error); \(unencodable) sample(s) not encodable so far")
+            }
+        }
+        guard let socket = openSocket() else { return }
+        let result = socket.send(datagrams)
+        sent += result.sent
+        if let error = result.error {
+            sendFailures += datagrams.count - result.sent
+            once.log(logger, .warning, key: "send", "udp publisher \(displayURL): \(datagrams.count - result.sent) datagram(s) not sent: \(error)")
+        } else {
+            once.clear("send")
+        }
+    }
+
+    public func flush() async {}
+    public func close() async { socket = nil }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NephometerReceiver
+
+struct ReceiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "receive",
+        abstract: "Collect samples sent by udp:// and http:// publishers (Nephometer's or Ceilometer's).",
+        discussion: """
+            Decodes UDP msgpack meter messages and HTTP JSON sample lists, verifies signatures when a
+            secret is given (UDP: each message's message_signature; HTTP: the X-Nephometer-Signature
+            header over the body, or each item's message_signature), rejects and counts bad or missing
+            ones, drops duplicate message ids within the window, and writes one JSON sample dict a line.
+            SIGTERM or SIGINT flushes the output and exits 0 after printing a one-line summary to stderr.
+
+            Example:
+              nephometer receive --udp 127.0.0.1:4952 --http 127.0.0.1:8080 --secret s3cret --output samples.jsonl
+            """)
+
+    @Option(help: "UDP address to listen on, HOST:PORT (port 0 picks a free one).")
+    var udp: String?
+    @Option(help: "HTTP address to listen on, HOST:PORT.")
+    var http: String?
+    @Option(help: "Telemetry secret; without it, unsigned samples are accepted.")
+    var secret: String = ""
+    @Option(help: "Where accepted samples go: a file (appended) or - for stdout.")
+    var output: String = "-"
+    @Option(help: "How many recent message ids are remembered to drop duplicates.")
+    var window: Int = 1_000_000
+    @Option(name: .customLong("ready-file"), help: "Write the bound ports here as JSON once listening (for scripts and tests).")
+    var readyFile: String?
+    @Option(name: .customLong("log-level"), help: "Log level.")
+    var logLevel: String = "info"
+
+    static func split(_ address: String) throws -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("expected HOST:PORT, got '\(address)'")
+        }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    func run() async throws {
+        guard udp != nil || http != nil else { throw ValidationError("give --udp and/or --http") }
+        // Signal handling first: before any listener thread exists.
+        let stop = AsyncStream<String>.makeStream()
+        let signals = SignalWatcher(onStop: { stop.continuation.yield($0) }, onReload: {})
+        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "nephometer.receive")
+        let handle: FileHandle
+        if output == "-" {
+            handle = .standardOutput
+        } else {
+            if !FileManager.default.fileExists(atPath: output) {
+                guard FileManager.default.createFile(atPath: output, contents: nil) else {
+                    throw ValidationError("cannot create \(output)")
+                }
+            }
+            guard let h = FileHandle(forWritingAtPath: output) else { throw ValidationError("cannot write \(output)") }
+            h.seekToEndOfFile()
+            handle = h
+        }
+        let collector = SampleCollector(secret: secret, output: handle, window: window, logger: logger)
+        let ports = PortsReport(expected: (udp != nil ? 1 : 0) + (http != nil ? 1 : 0), file: readyFile)
+        let udpAddress = try udp.map(Self.split)
+        let httpAddress = try http.map(Self.split)
+        let listeners = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if let (h, p) = udpAddress {
+                    group.addTask { try await UDPListener.run(host: h, port: p, collector: collector) { ports.report("udp", $0) } }
+                }
+                if let (h, p) = httpAddress {
+                    group.addTask { try await HTTPListener.run(host: h, port: p, collector: collector) { ports.report("http", $0) } }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        let flusher = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(200))
+                await collector.flush()
+            }
+        }
+        let outcome = Task {
+            do { try await listeners.value; return "" } catch { return "\(error)" }
+        }
+        let reason = await withTaskGroup(of: String.self) { group in
+            group.addTask { for await s in stop.stream { return s }; return "" }
+            group.addTask { await outcome.value }
+            let first = await group.next() ?? ""
+            listeners.cancel()  // ends the listeners, so the other child finishes too
+            group.cancelAll()
+            return first
+        }
+        listeners.cancel()
+        flusher.cancel()
+        signals.cancel()
+        await collector.flush()
+        let counts = await collector.counts
+        Stderr.write("nephometer receive: \(counts)\n")
+        if !reason.hasPrefix("SIG") && !reason.isEmpty {
+            Stderr.write("listener failed: \(reason)\n")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Collects bound ports and writes them once all listeners are up.
+final class PortsReport: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ports: [String: Int] = [:]
+    let expected: Int
+    let file: String?
+    init(expected: Int, file: String?) {
+        self.expected = expected
+        self.file = file
+    }
+    func report(_ name: String, _ port: Int) {
+        lock.lock()
+        ports[name] = port
+        let done = ports.count == expected
+        let text = "{" + ports.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}\n"
+        lock.unlock()
+        Stderr.write("listening: \(text)")
+        if done, let file { try? text.write(toFile: file, atomically: true, encoding: .utf8) }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Logging
+import NephometerCore
+import NephometerPublishers
+import Testing
+import TestSupport
+
+func goldenSamples() throws -> [Sample] {
+    guard case .array(let items) = try Fixtures.json("golden/samples-input.json") else { throw SampleDecodingError(field: "", reason: "not a list") }
+    return try items.map { v -> Sample in
+        guard case .object(let o) = v else { throw SampleDecodingError(field: "", reason: "not an object") }
+        return try Sample(dict: o)
+    }
+}
+
+func hexBytes(_ s: Substring) -> [UInt8] {
+    var out: [UInt8] = []
+    var it = s.utf8.makeIterator()
+    while let a = it.next(), let b = it.next() {
+        out.append(UInt8(String(decoding: [a, b], as: UTF8.self), radix: 16) ?? 0)
+    }
+    return out
+}
+
+/// Bytes on the wire against real Ceilometer 27's publishers.
+@Suite struct GoldenWireTests {
+    @Test func udpDatagramsEqualCeilometersBytes() throws {
+        let samples = try goldenSamples()
+        let expected = try Fixtures.text("golden/udp-datagrams.hex").split(separator: "\n").map(hexBytes)
+        #expect(expected.count == 3)
+        for (i, s) in samples.prefix(3).enumerated() {
+            let ours = try MeterMessageEncoder.datagram(s, secret: "bench-secret")
+            #expect(ours == expected[i], "datagram \(i): \(ours.count) vs \(expected[i].count) bytes")
+        }
+    }
+
+    @Test func aVolumeOrValueBeyondUInt64CannotBeEncoded() throws {
+        let edge = try goldenSamples()[3]  // metadata big = 10**20, which Ceilometer's msgpack refuses too
+        #expect(throws: MsgPackEncoder.Unencodable.self) { try MeterMessageEncoder.datagram(edge, secret: "bench-secret") }
+        var big = edge
+        big.resourceMetadata = [:]
+        big.volume = .big("18446744073709551616")
+        #expect(throws: MsgPackEncoder.Unencodable.self) { try MeterMessageEncoder.datagram(big, secret: "s") }
+        big.volume = .uint(UInt64.max)
+        #expect(try MeterMessageEncoder.datagram(big, secret: "s").count > 0)
+    }
+
+    @Test func httpBodyEqualsCeilometersBody() throws {
+        let body = HTTPBody.json(try goldenSamples())
+        #expect(String(decoding: body, as: UTF8.self) == (try Fixtures.text("golden/http-body-batch-0.json")))
+    }
+
+    @Test func decodedGoldenDatagramsMatchCeilometersDecoding() throws {
+        guard case .array(let decoded)? = try Fixtures.json("golden/udp-decoded.json")["decoded"] else { Issue.record("fixture"); return }
+        let datagrams = try Fixtures.text("golden/udp-datagrams.hex").split(separator: "\n").map(hexBytes)
+        for (d, expected) in zip(datagrams, decoded) {
+            let ours = try MsgPackDecoder.decode(d)
+            #expect(JSONWriter.string(ours) == JSONWriter.string(expected))
+        }
+    }
+}
