@@ -124,9 +124,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // Benchmarks (run in release mode; see BENCHMARKS.md).
+        .target(name: "CBenchLoop", path: "Benchmarks/CBenchLoop"),
         .executableTarget(
             name: "nephometer-bench",
-            dependencies: ["NephometerCore", "NephometerConfig", "NephometerPipeline", "NephometerPublishers",
+            dependencies: ["CBenchLoop", "CNephometerNet", "NephometerCore", "NephometerConfig", "NephometerPipeline", "NephometerPublishers",
                            "NephometerAgent", "NephometerHardware", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/nephometer-bench",

@@ -9,7 +9,7 @@ packages=(
   snmpd snmp                                                                # SNMP tests
   etcd-server etcd-client                                                   # fleet tests
   collectd-core                                                             # benchmark peer
-  python3 python3-venv                                                      # interop tests (tooz, snmpsim)
+  python3 python3-venv curl                                                 # interop tests (tooz, snmpsim), HTTP probes
 )
 
 missing=()

@@ -8,6 +8,7 @@ import NephometerCore
 let benchmarks: [String: (ArraySlice<String>) async throws -> Void] = [
     "pipeline": PipelineBenchmark.run,
     "snmp": SNMPBenchmark.run,
+    "udp": UDPBenchmark.run,
 ]
 
 let args = CommandLine.arguments.dropFirst()

@@ -205,3 +205,37 @@ import TestSupport
         }
     }
 }
+
+@Suite struct FilePublisherConcurrencyTests {
+    @Test func twoAgentsShareARotatingFileWithoutLosingOrMixingLines() throws {
+        let dir = TemporaryDirectory("nephometer-shared-file")
+        let uri = try LibvirtTestNode.uniform(count: 10).write(to: dir.file("node.xml"))
+        let polling = try dir.write("polling.yaml", "sources:\n  - {name: c, interval: 1, meters: [cpu, vcpus, memory.usage, power.state]}\n")
+        let out = dir.file("shared.log")
+        let pipeline = try dir.write("pipeline.yaml", """
+        sources:
+          - {name: s, meters: ["*"], sinks: [k]}
+        sinks:
+          - {name: k, publishers: ["file://\(out)?max_bytes=20000&backup_count=100"]}
+        """)
+        let args = ["agent", "--namespaces", "compute", "--cycles", "3", "--libvirt-uri", uri,
+                    "--polling", polling, "--pipeline", pipeline, "--print", "json"]
+        let a = try BackgroundProcess(Command.nephometer, args, logDirectory: dir.path, name: "a")
+        let b = try BackgroundProcess(Command.nephometer, args, logDirectory: dir.path, name: "b")
+        #expect(a.wait(timeout: 60) == 0 && b.wait(timeout: 60) == 0)
+        let printed = (a.stdout + b.stdout).split(separator: "\n").compactMap { try? JSONParser.parse(String($0))["id"]?.stringValue }
+        #expect(printed.count == 2 * 3 * 40)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("shared.log") }
+        #expect(files.count > 3)
+        var written: [String] = []
+        for f in files {
+            let text = try String(contentsOfFile: dir.file(f), encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                let v = try JSONParser.parse(String(line))
+                written.append(v["id"]?.stringValue ?? "")
+            }
+        }
+        #expect(written.count == printed.count)
+        #expect(Set(written) == Set(printed))
+    }
+}

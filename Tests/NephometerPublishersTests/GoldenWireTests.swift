@@ -59,3 +59,27 @@ func hexBytes(_ s: Substring) -> [UInt8] {
         }
     }
 }
+
+@Suite struct FastEncoderTests {
+    /// The publisher's direct encoder and the reference path (build the meter message, sign, encode)
+    /// produce the same bytes, including when metadata trees are shared or changed between samples.
+    @Test func fastPathEqualsReferencePath() throws {
+        let encoder = MeterMessageEncoder(secret: "bench-secret")
+        var samples = try goldenSamples().prefix(3).map { $0 }
+        var s = samples[0]
+        s.userName = "admin"; s.projectName = nil; s.monotonicTime = nil; s.timestamp = nil
+        s.volume = .double(1e-7)
+        samples.append(s)
+        var t = samples[1]
+        t.resourceMetadata["extra"] = .array([.string("it's"), .int(1), .null])
+        samples.append(t)
+        var u = t
+        u.resourceMetadata = [:]
+        samples.append(u)
+        for sample in samples + samples {
+            #expect(try encoder.encode(sample) == (try MeterMessageEncoder.datagram(sample, secret: "bench-secret")))
+        }
+        let unsigned = MeterMessageEncoder(secret: "")
+        #expect(try unsigned.encode(samples[0]) == (try MeterMessageEncoder.datagram(samples[0], secret: "")))
+    }
+}

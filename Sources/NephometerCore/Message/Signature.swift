@@ -10,6 +10,10 @@ public enum Signature {
 
     /// The exact bytes fed to HMAC (exposed for tests and diagnostics).
     public static func hmacInput(_ message: MetadataObject) -> [UInt8] {
+        hmacInput(message, skipSignature: true)
+    }
+
+    static func hmacInput(_ message: MetadataObject, skipSignature: Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(1024)
         appendPairs(message, prefix: [], topLevel: true, into: &out)

@@ -53,6 +53,12 @@ public struct MetadataObject: Sendable, Hashable, Sequence, ExpressibleByDiction
     public init(dictionaryLiteral elements: (String, MetadataValue)...) { self.init(elements) }
 
     public var count: Int { entries.count }
+
+    /// The address of the entries' storage: equal for copies that share it (copy-on-write), so encoders
+    /// can cache per tree. Holding a copy keeps the storage alive, so an equal address means equal content.
+    public var storageIdentity: UnsafeRawPointer? {
+        entries.withUnsafeBufferPointer { $0.baseAddress.map { UnsafeRawPointer($0) } }
+    }
     public var isEmpty: Bool { entries.isEmpty }
     public var keys: [String] { entries.map(\.key) }
 

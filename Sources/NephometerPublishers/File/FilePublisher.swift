@@ -109,7 +109,18 @@ public actor FilePublisher: Publisher {
         return true
     }
 
+    /// Another process sharing the file may have rotated it: follow the path, not the old inode.
+    private func reopenIfRotatedElsewhere() {
+        guard fd >= 0 else { return }
+        var mine = stat(), current = stat()
+        if fstat(fd, &mine) == 0, stat(options.path, &current) != 0 || current.st_ino != mine.st_ino || current.st_dev != mine.st_dev {
+            Foundation.close(fd)
+            fd = -1
+        }
+    }
+
     public func publish(_ samples: [Sample]) async {
+        reopenIfRotatedElsewhere()
         guard !samples.isEmpty, openIfNeeded() else { return }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(samples.count * 1200)
@@ -158,6 +169,7 @@ public actor FilePublisher: Publisher {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return }
         guard Int(st.st_size) + count >= options.maxBytes, st.st_size > 0 else { return }
+        // Several writers may share the file: the one holding the lock rotates, the others follow.
         flock(fd, LOCK_EX)
         defer { flock(fd, LOCK_UN) }
         // Re-check against the path: another writer may have rotated while we waited for the lock.

@@ -14,6 +14,7 @@ public actor UDPPublisher: Publisher {
     let host: String
     let port: Int
     let secret: String
+    private let encoder: MeterMessageEncoder
     private var socket: UDPSocket?
     private let logger: Logger
     private let once = LogOnce()
@@ -28,6 +29,7 @@ public actor UDPPublisher: Publisher {
         host = url.host
         port = url.port ?? Self.defaultPort
         self.secret = secret
+        encoder = MeterMessageEncoder(secret: secret)
         displayURL = url.redacted
         self.logger = logger
     }
@@ -51,7 +53,7 @@ public actor UDPPublisher: Publisher {
         datagrams.reserveCapacity(samples.count)
         for s in samples {
             do {
-                datagrams.append(try MeterMessageEncoder.datagram(s, secret: secret))
+                datagrams.append(try encoder.encode(s))
             } catch {
                 unencodable += 1
                 logger.warning("Unable to send sample over UDP: \(s.name) of \(s.resourceID) (id \(s.id)): \(error); \(unencodable) sample(s) not encodable so far")
