@@ -29,7 +29,7 @@ demo: release
 ## test: everything the suite needs, then the suite (unit, real libvirt test driver, end to end).
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 clean:
 	rm -rf .build $(DEMO_DIR)

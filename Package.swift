@@ -85,6 +85,7 @@ let package = Package(
         .target(
             name: "NephometerHardware",
             dependencies: ["NephometerCore", "CNetSNMP", .product(name: "Logging", package: "swift-log")],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // `nephometer receive`: the collector at the other end of the UDP and HTTP publishers.
@@ -98,11 +99,21 @@ let package = Package(
                            .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // Hash ring (tooz-compatible) and group membership (file, etcd).
+        .target(
+            name: "NephometerCoordination",
+            dependencies: ["NephometerCore", "NephometerPublishers",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict
+        ),
         // Polling manager: schedule, jitter, discovery, batching, lifecycle.
         .target(
             name: "NephometerAgent",
             dependencies: ["NephometerCore", "NephometerConfig", "NephometerPipeline",
-                           "NephometerPublishers", "NephometerCompute", "NephometerHardware",
+                           "NephometerPublishers", "NephometerCompute", "NephometerHardware", "NephometerCoordination",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -110,7 +121,7 @@ let package = Package(
         // The command line: argument parsing only.
         .executableTarget(
             name: "nephometer",
-            dependencies: ["NephometerAgent", "NephometerConfig", "NephometerCore", "NephometerReceiver",
+            dependencies: ["NephometerAgent", "NephometerConfig", "NephometerCore", "NephometerReceiver", "NephometerCoordination",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -128,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "nephometer-bench",
             dependencies: ["CBenchLoop", "CNephometerNet", "NephometerCore", "NephometerConfig", "NephometerPipeline", "NephometerPublishers",
-                           "NephometerAgent", "NephometerHardware", "TestSupport",
+                           "NephometerAgent", "NephometerHardware", "NephometerCoordination", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/nephometer-bench",
             swiftSettings: strict
@@ -148,6 +159,7 @@ let package = Package(
         .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "NephometerReceiver", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
         .testTarget(name: "NephometerComputeTests", dependencies: ["NephometerCompute", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerHardwareTests", dependencies: ["NephometerHardware", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerCoordinationTests", dependencies: ["NephometerCoordination", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerAgentTests", dependencies: ["NephometerAgent", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NephometerCore", "TestSupport"], swiftSettings: strict),
     ]

@@ -19,8 +19,10 @@ mkdir -p "$W"; PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-swift build -c release --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
-BENCH="$SCRATCH/release/nephometer-bench"
+if [ -z "${BENCH:-}" ]; then
+  swift build -c release --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
+  BENCH="$SCRATCH/release/nephometer-bench"
+fi
 
 # 1. snmpsim in a venv on Debian's python (it drops privileges to nobody, who cannot read pyenv's).
 if [ ! -x "$W/venv/bin/snmpsim-command-responder" ]; then
@@ -66,13 +68,13 @@ fi
 
 # 3. Endpoints: host i on 127.1.(i/250).(i%250+1):1161, split over $RESPONDERS processes; black holes on 127.2.x.y.
 ep() { echo "127.1.$(( $1 / 250 )).$(( $1 % 250 + 1 ))"; }
-mkdir -p "$W/cache"; chmod -R a+rwX "$W/cache" "$W/data"; chmod a+rx "$W"
+mkdir -p "$W/cache" "$W/logs"; chmod -R a+rwX "$W/cache" "$W/data" "$W/logs"; chmod a+rx "$W"; chmod -R a+rX "$W/venv"
 for r in $(seq 0 $((RESPONDERS - 1))); do
   : > "$W/endpoints.$r"
   for i in $(seq "$r" "$RESPONDERS" $((MAX - 1))); do echo "--agent-udpv4-endpoint=$(ep "$i"):1161" >> "$W/endpoints.$r"; done
   (cd "$W" && exec "$W/venv/bin/snmpsim-command-responder" --process-user=nobody --process-group=nogroup \
      --data-dir="$W/data" --cache-dir="$W/cache" --args-from-file="$W/endpoints.$r" \
-     --logging-method=file:"$W/responder.$r.log" --log-level=error) &
+     --logging-method=file:"$W/logs/responder.$r.log" --log-level=error) &
   PIDS+=($!)
 done
 /usr/bin/python3 - "$MAX" <<'PY' &
@@ -111,7 +113,8 @@ peer() {
   local n=$1 conf="$W/collectd.$1.conf"
   {
     echo "Interval $PEER_INTERVAL"; echo "ReadThreads 64"; echo "Timeout 2"; echo 'LoadPlugin snmp'; echo '<Plugin snmp>'
-    echo '<Data "load">Type "load"
+    echo '<Data "load">
+Type "load"
 Table false
 Values ".1.3.6.1.4.1.2021.10.1.3.1" ".1.3.6.1.4.1.2021.10.1.3.2" ".1.3.6.1.4.1.2021.10.1.3.3"
 </Data>'

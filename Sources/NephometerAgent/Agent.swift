@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NephometerConfig
+import NephometerCoordination
 import NephometerCore
 import NephometerPipeline
 
@@ -26,6 +27,7 @@ public actor Agent {
     private var families: [any PollsterFamily]
     private var manager: PollingManager
     private var printer: SamplePrinter?
+    private let partitioner: Partitioner?
 
     public init(namespaces: [String], configFile: String?, overrides: ConfigOverrides, config: LoadedConfig,
                 printer: SamplePrinter? = nil, logger: Logger) throws(ConfigErrors) {
@@ -35,17 +37,18 @@ public actor Agent {
         self.config = config
         self.logger = logger
         self.printer = printer
+        partitioner = try AgentRuntime.partitioner(config.agent, logger: logger)
         let pipeline = try AgentRuntime.pipeline(config, logger: logger).get()
         self.pipeline = pipeline
         families = AgentRuntime.families(namespaces: namespaces, config: config, logger: logger)
         manager = Self.makeManager(config: config, families: families, pipeline: pipeline, printer: printer,
-                                   namespaces: namespaces, logger: logger)
+                                   partitioner: partitioner, namespaces: namespaces, logger: logger)
     }
 
     static func makeManager(config: LoadedConfig, families: [any PollsterFamily], pipeline: Pipeline,
-                            printer: SamplePrinter?, namespaces: [String], logger: Logger) -> PollingManager {
+                            printer: SamplePrinter?, partitioner: Partitioner?, namespaces: [String], logger: Logger) -> PollingManager {
         PollingManager(polling: config.polling, families: families, batchSize: config.agent.batchSize,
-                       jitter: config.agent.jitter,
+                       jitter: config.agent.jitter, partitioner: partitioner,
                        groupPrefix: AgentRuntime.groupPrefix(namespaces: namespaces, config: config.agent),
                        consumer: { samples in
                            if let printer { await printer.samples(samples) }
@@ -55,6 +58,9 @@ public actor Agent {
 
     /// Polls until the task is cancelled (or `cycles` cycles ran), then drains the pipeline.
     public func run(cycles: Int? = nil) async {
+        if let partitioner {
+            await partitioner.prepare(groups: manager.partitioningGroups)
+        }
         logger.info("agent started: namespaces \(namespaces.joined(separator: ",")), host \(config.agent.host), pollsters \(manager.activePollsters.joined(separator: ", ")), intervals \(manager.intervals.map { "\($0) s" }.joined(separator: ", "))")
         while true {
             let current = manager
@@ -90,7 +96,7 @@ public actor Agent {
                 // Families are rebuilt so newly selected meters get pollsters.
                 families = AgentRuntime.families(namespaces: namespaces, config: c, logger: logger)
                 manager = Self.makeManager(config: c, families: families, pipeline: p, printer: printer,
-                                           namespaces: namespaces, logger: logger)
+                                           partitioner: partitioner, namespaces: namespaces, logger: logger)
                 running?.cancel()
                 await old.retire(keeping: p)
                 for f in oldFamilies { await f.shutdown() }
@@ -104,6 +110,7 @@ public actor Agent {
         logger.info("stopping: flushing publishers")
         await pipeline.shutdown()
         for f in families { await f.shutdown() }
+        await partitioner?.stop()
     }
 
     public var pollingManager: PollingManager { manager }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NephometerCompute
 import NephometerConfig
+import NephometerCoordination
 import NephometerCore
 import NephometerHardware
 import NephometerPipeline
@@ -55,6 +56,17 @@ public enum AgentRuntime {
                                      reuse: reuse, logger: logger)
     }
 
+    /// The partitioner for `coordination.backend_url`, or nil without one.
+    public static func partitioner(_ agent: AgentConfig, logger: Logger) throws(ConfigErrors) -> Partitioner? {
+        guard let raw = agent.coordinationURL else { return nil }
+        do {
+            let url = try CoordinationURL(raw)
+            return Partitioner(membership: url.open(logger: logger), logger: logger)
+        } catch {
+            throw ConfigErrors([ConfigError(file: "coordination.backend_url", line: 0, column: 0, keyPath: "coordination.backend_url", message: error.description)])
+        }
+    }
+
     /// Group name prefix as Ceilometer forms it: sorted namespaces joined by `-`, then the optional prefix.
     public static func groupPrefix(namespaces: [String], config: AgentConfig) -> String {
         let ns = Set(namespaces).sorted().joined(separator: "-")
@@ -76,6 +88,11 @@ public enum AgentRuntime {
         case .success(let c):
             let d = Diagnostics()
             PipelineBuilder.check(c.pipeline, d)
+            if let raw = c.agent.coordinationURL {
+                do { _ = try CoordinationURL(raw) } catch {
+                    d.error(ConfigError(file: agentConfigFile ?? "(command line)", line: 0, column: 0, keyPath: "coordination.backend_url", message: error.description))
+                }
+            }
             let transformers = c.pipeline.sinks.reduce(0) { $0 + $1.transformers.count }
             let publishers = c.pipeline.sinks.reduce(0) { $0 + $1.publishers.count }
             let known = Set(namespaces.flatMap(meterNames(namespace:)))

@@ -64,6 +64,20 @@ public final class PollingManager: Sendable {
 
     public var intervals: [Int] { tasksByInterval.keys.sorted() }
 
+    /// The partitioning groups this agent's sources use: one per discoverer, one per static list.
+    public var partitioningGroups: [String] {
+        var groups: Set<String> = []
+        for entries in tasksByInterval.values {
+            for e in entries {
+                if !e.source.resources.isEmpty { groups.insert("\(groupPrefix)-\(StableHash.ofSet(e.source.resources))") }
+                var names = e.source.discovery.map { $0.split(separator: ":").first.map(String.init) ?? $0 }
+                if names.isEmpty && e.source.resources.isEmpty, let d = e.pollster.defaultDiscovery { names = [d] }
+                for n in names { if let g = discoverers[n]?.groupID { groups.insert("\(groupPrefix)-\(g)") } }
+            }
+        }
+        return groups.sorted()
+    }
+
     /// Runs every interval's task once, one after another (for `poll --once`).
     public func runOnce() async {
         for interval in intervals { await runCycle(interval: interval, number: 1) }
@@ -82,15 +96,17 @@ public final class PollingManager: Sendable {
                         try? await Task.sleep(for: .milliseconds(Int(offset * 1000)))
                     }
                     var number = 0
+                    var ran = 0
                     let start = ContinuousClock.now
                     while !Task.isCancelled {
-                        if let cycles, number >= cycles { break }
+                        if let cycles, ran >= cycles { break }
                         number += 1
+                        ran += 1
                         await runCycle(interval: interval, number: number)
                         let elapsed = ContinuousClock.now - start
                         let periods = Int(elapsed / .seconds(interval)) + 1
                         let next = start + .seconds(interval * periods)
-                        if let cycles, number >= cycles { break }
+                        if let cycles, ran >= cycles { break }
                         if periods > number {
                             logger.warning("polling cycle of interval \(interval) s overran; skipping \(periods - number) start(s)")
                             number = periods

@@ -18,6 +18,8 @@ struct ConfigOptions: ParsableArguments {
     var host: String?
     @Option(help: "Telemetry secret for message signatures.")
     var secret: String?
+    @Option(name: .customLong("coordination-url"), help: "Group membership backend: file:///dir or etcd3+http://host:port[?timeout=S]; '' disables partitioning.")
+    var coordinationURL: String?
     @Option(name: .customLong("spool-dir"), help: "Directory where network publishers spool undelivered batches.")
     var spoolDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -25,7 +27,7 @@ struct ConfigOptions: ParsableArguments {
 
     var overrides: ConfigOverrides {
         ConfigOverrides(pollingFile: polling, pipelineFile: pipeline, libvirtURI: libvirtURI, host: host,
-                        secret: secret, spoolDirectory: spoolDir, logLevel: logLevel.flatMap { AgentConfig.LogLevel(rawValue: $0.lowercased()) })
+                        secret: secret, spoolDirectory: spoolDir, coordinationURL: coordinationURL, logLevel: logLevel.flatMap { AgentConfig.LogLevel(rawValue: $0.lowercased()) })
     }
 
     func validateLogLevel() throws {

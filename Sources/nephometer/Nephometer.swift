@@ -11,6 +11,6 @@ struct Nephometer: AsyncParsableCommand {
               nephometer poll --namespaces compute --once --format json
               nephometer validate --config etc/nephometer.yaml
             """,
-        subcommands: [AgentCommand.self, PollCommand.self, ValidateCommand.self, ReceiveCommand.self]
+        subcommands: [AgentCommand.self, PollCommand.self, ValidateCommand.self, ReceiveCommand.self, RingCommand.self]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NephometerAgent
 import NephometerConfig
+import NephometerCoordination
 import NephometerCore
 
 struct PollCommand: AsyncParsableCommand {
@@ -44,14 +45,21 @@ struct PollCommand: AsyncParsableCommand {
             }
         }
         let sink = pipeline
+        let partitioner: Partitioner?
+        do { partitioner = try AgentRuntime.partitioner(config.agent, logger: logger) } catch {
+            Stderr.write("configuration is invalid:\n\(error)\n")
+            throw ExitCode(1)
+        }
         let manager = PollingManager(polling: config.polling, families: families, batchSize: config.agent.batchSize,
-                                     jitter: 0,
+                                     jitter: 0, partitioner: partitioner,
                                      groupPrefix: AgentRuntime.groupPrefix(namespaces: namespaces, config: config.agent),
                                      consumer: { samples in
                                          await output.write(samples)
                                          await sink?.pipeline.publish(samples)
                                      }, logger: logger)
+        if let partitioner { await partitioner.prepare(groups: manager.partitioningGroups) }
         await manager.runOnce()
+        await partitioner?.stop()
         await pipeline?.pipeline.shutdown()
         for f in families { await f.shutdown() }
     }

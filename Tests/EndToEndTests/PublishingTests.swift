@@ -72,7 +72,7 @@ final class ReceiverProcess {
         #expect(printed.count == 40)
         // UDP: give the receiver a moment to drain its socket.
         #expect(eventually(timeout: 10) { udpReceiver.samples.count == 40 })
-        #expect(httpReceiver.samples.count == 40)
+        #expect(eventually(timeout: 10) { httpReceiver.samples.count == 40 })
         #expect(Set(udpReceiver.samples.compactMap { $0["id"]?.stringValue }) == Set(printed))
         #expect(httpReceiver.samples.compactMap { $0["id"]?.stringValue } == printed)
         #expect(udpReceiver.stop() == "nephometer receive: received 40, accepted 40, rejected 0, duplicates 0")

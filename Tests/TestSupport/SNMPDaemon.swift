@@ -10,7 +10,7 @@ public final class SNMPDaemon: @unchecked Sendable {
     public let authPassword = "authpass123"
     public let privPassword = "privpass123"
     public let directory: TemporaryDirectory
-    private let process: BackgroundProcess
+    private var pid: Int32 = 0
 
     public var address: String { "127.0.0.1:\(port)" }
     /// A v2c resource URL for this agent.
@@ -48,25 +48,44 @@ public final class SNMPDaemon: @unchecked Sendable {
         var lastError = ""
         for _ in 0..<5 {
             let port = try Self.freeUDPPort()
-            let p = try BackgroundProcess(
-                snmpd, ["-f", "-Lf", "\(d)/snmpd.log", "-I", "-smux,mteTrigger,mteTriggerConf", "udp:127.0.0.1:\(port)"],
-                environment: ["MIBS": "", "SNMPCONFPATH": "\(d)/conf:\(d)/persist", "SNMP_PERSISTENT_DIR": "\(d)/persist"],
-                logDirectory: d, name: "snmpd-\(port)")
-            let up = eventually(timeout: 20, interval: 0.1) {
-                guard p.isRunning else { return true }
-                let r = try? Command.run("snmpget", ["-v2c", "-c", community, "-r0", "-t0.5", "-On", "127.0.0.1:\(port)", ".1.3.6.1.2.1.1.3.0"],
-                                         environment: ["MIBS": ""], timeout: 5)
-                return r?.status == 0
+            // snmpd daemonizes (no -f): as a foreground child of Foundation's Process, every later
+            // Process.run of the test process hung; it is stopped by the PID it writes.
+            let r = try Command.run(snmpd, ["-Lf", "\(d)/snmpd.log", "-p", "\(d)/snmpd.pid", "-I", "-smux,mteTrigger,mteTriggerConf",
+                                            "udp:127.0.0.1:\(port)"],
+                                    environment: ["MIBS": "", "SNMPCONFPATH": "\(d)/conf:\(d)/persist", "SNMP_PERSISTENT_DIR": "\(d)/persist"],
+                                    timeout: 20)
+            var pid: Int32 = 0
+            let up = r.status == 0 && eventually(timeout: 20, interval: 0.05) {
+                if pid == 0, let text = try? String(contentsOfFile: "\(d)/snmpd.pid", encoding: .utf8) {
+                    pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                }
+                return pid > 0 && Self.answers(port: port, community: community)
             }
-            if up && p.isRunning {
+            if up {
                 self.port = port
-                process = p
+                self.pid = pid
                 return
             }
-            lastError = (try? String(contentsOfFile: "\(d)/snmpd.log", encoding: .utf8)) ?? ""
-            p.stop()
+            lastError = ((try? String(contentsOfFile: "\(d)/snmpd.log", encoding: .utf8)) ?? "") + r.stderr
+            if pid > 0 { kill(pid, SIGKILL) }
         }
         throw StartFailure(description: "snmpd did not start or answer on 127.0.0.1: \(lastError.suffix(2000))")
+    }
+
+    /// True when a v2c GET of sysUpTime.0 sent straight over UDP is answered within 0.3 s.
+    static func answers(port: Int, community: String) -> Bool {
+        guard let s = BoundUDPSocket.open() else { return false }
+        defer { s.close() }
+        return s.exchange(probePacket(community: community), port: port, timeout: 0.3)
+    }
+
+    /// A v2c GetRequest for sysUpTime.0 (BER, short lengths: communities under 90 bytes).
+    static func probePacket(community: String) -> [UInt8] {
+        let c = Array(community.utf8.prefix(90))
+        let varbind: [UInt8] = [0x30, 0x0C, 0x06, 0x08, 0x2B, 0x06, 0x01, 0x02, 0x01, 0x01, 0x03, 0x00, 0x05, 0x00]
+        let pdu: [UInt8] = [0xA0, 0x19, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0E] + varbind
+        let body: [UInt8] = [0x02, 0x01, 0x01, 0x04, UInt8(c.count)] + c + pdu
+        return [0x30, UInt8(body.count)] + body
     }
 
     /// A UDP port on 127.0.0.1 nothing is bound to right now.
@@ -77,11 +96,17 @@ public final class SNMPDaemon: @unchecked Sendable {
         return s.port
     }
 
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { pid > 0 && kill(pid, 0) == 0 }
 
-    public func stop() { process.stop() }
+    /// Stops snmpd (SIGTERM, then SIGKILL if it is still there after 0.5 s: it may inherit a blocked SIGTERM).
+    public func stop() {
+        guard pid > 0 else { return }
+        kill(pid, SIGTERM)
+        if !eventually(timeout: 0.5, { kill(pid, 0) != 0 }) { kill(pid, SIGKILL) }
+        pid = 0
+    }
 
-    deinit { process.stop() }
+    deinit { stop() }
 }
 
 /// A UDP socket bound to 127.0.0.1 on a free port that never answers (a black-holed SNMP host).
@@ -112,4 +137,22 @@ public final class BoundUDPSocket: @unchecked Sendable {
     }
 
     public func close() { Glibc.close(fd) }
+
+    /// Sends `packet` to 127.0.0.1:`port` and reports whether anything comes back within `timeout` s.
+    public func exchange(_ packet: [UInt8], port: Int, timeout: Double) -> Bool {
+        var to = sockaddr_in()
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_port = UInt16(port).bigEndian
+        to.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let sent = withUnsafePointer(to: &to) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                packet.withUnsafeBytes { sendto(fd, $0.baseAddress, packet.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard sent == packet.count else { return false }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(timeout * 1000)) == 1 else { return false }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        return recv(fd, &buf, buf.count, 0) > 0
+    }
 }

@@ -56,8 +56,8 @@ final class HostRegistry: Sendable {
     /// Records a poll; logs when the host goes down (once) and when it comes back.
     func record(_ state: HostState, target: SNMPTarget, key: String, outcome: HostOutcome) {
         let now = Time.monotonic()
-        let (wasDown, downSince) = state.inner.withLock { i -> (Bool, Double?) in
-            let before = (i.stats.up == false, i.stats.downSince)
+        let downSince = state.inner.withLock { i -> Double? in
+            let before = i.stats.downSince
             i.stats.polls += 1
             i.stats.lastPollSeconds = outcome.seconds
             switch outcome.result {
@@ -79,7 +79,6 @@ final class HostRegistry: Sendable {
                 logger.notice("SNMP host \(target.redacted) answers again\(secs)")
             }
         case .failure(let f):
-            _ = wasDown
             once.log(logger, .warning, key: "down/\(key)",
                      "SNMP host \(target.redacted) is down: \(f.message); its hardware.* samples are skipped until it answers")
         }

@@ -20,6 +20,8 @@ final class Job {
     var repetitions: [Int]
     var nextCheck = Double.infinity
     var finished = false
+    /// net-snmp reported a USM security error for this host's answers.
+    var securityError = false
 
     init(batch: Batch, index: Int, request: HostRequest, now: Double) {
         self.batch = batch
@@ -112,6 +114,11 @@ extension SNMPEngine {
         guard let job = ns.host.job, !job.finished else { return }
         let target = job.request.target
         let isReport = pdu.map { Int32($0.pointee.command) == SHIM_SNMP_MSG_REPORT } ?? false
+        if op == NETSNMP_CALLBACK_OP_SEC_ERROR {
+            // net-snmp follows this with the agent's report (the reason), or the request times out.
+            if !ns.isProbe { job.securityError = true }
+            return
+        }
         var jobOp = job.ops.removeValue(forKey: reqid)
         if jobOp == nil && isReport && ns.isProbe { jobOp = .probe }
         guard let jobOp else {
@@ -145,9 +152,10 @@ extension SNMPEngine {
             response(job, jobOp, pdu)
         case NETSNMP_CALLBACK_OP_TIMED_OUT:
             let what = ns.isProbe ? "SNMPv3 engine-id discovery" : "request"
+            if job.securityError {
+                return fail(job, SNMPFailure(.authentication, "\(target.redacted): the agent rejected the SNMPv3 credentials (wrong user, password or protocols?)"))
+            }
             fail(job, SNMPFailure(.timeout, "\(target.redacted): \(what) timed out (no answer in \(format(target.timeout)) s × \(target.retries + 1) attempts)"))
-        case NETSNMP_CALLBACK_OP_SEC_ERROR:
-            fail(job, SNMPFailure(.authentication, "\(target.redacted): SNMPv3 security error (wrong credentials or protocols?)"))
         case NETSNMP_CALLBACK_OP_RESEND:
             job.ops[reqid] = jobOp
         default:

@@ -83,7 +83,6 @@ public final class SNMPEngine: @unchecked Sendable {
                 }
             }
             startJobs()
-            if getenv("NEPHO_SNMP_DEBUG") != nil { FileHandle.standardError.write("loop active=\(active.count) sessions=\(sessions.count) batches=\(batches.count)\n".data(using: .utf8)!) }
             let timeout: Int32 = active.isEmpty ? (sessions.isEmpty ? -1 : 30_000) : 10
             let n = tokens.withUnsafeMutableBufferPointer { shim_epoll_wait(epollFD, $0.baseAddress, 256, timeout) }
             if n > 0 {

@@ -218,12 +218,13 @@ public enum HTTPBody {
     }
 }
 
-/// Shuts its client down when released, even if the publisher was never closed.
-final class OwnedHTTPClient: Sendable {
-    let client: HTTPClient
+/// An HTTP client shut down when released, even if its owner was never closed (AsyncHTTPClient
+/// requires an explicit shutdown).
+public final class OwnedHTTPClient: Sendable {
+    public let client: HTTPClient
     private let closed = ManagedAtomicFlag()
-    init(_ client: HTTPClient) { self.client = client }
-    func shutdown() async {
+    public init(_ client: HTTPClient) { self.client = client }
+    public func shutdown() async {
         guard closed.set() else { return }
         try? await client.shutdown()
     }

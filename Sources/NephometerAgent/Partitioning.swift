@@ -1,0 +1,5 @@
+import NephometerCoordination
+import NephometerCore
+
+/// The coordination module's partitioner is the polling manager's resource filter.
+extension Partitioner: ResourcePartitioner {}

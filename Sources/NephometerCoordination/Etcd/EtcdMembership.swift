@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import NephometerCore
+import NephometerPublishers
+
+/// `etcd3+http(s)://host:port[?timeout=S]`: membership on etcd with tooz's key layout, so Python tooz
+/// clients and Nephometer agents see each other.
+///
+/// One lease per agent (TTL = membership timeout, default 30 s), kept alive every TTL/3. A group is the
+/// key `tooz/groups/<group>/`; a member is `tooz/groups/<group>/<member id>` holding msgpack
+/// `{'weight': w}`, attached to the lease. Each group's members are watched, so a join or an expired
+/// lease changes the ring at once. Unlike tooz, an agent whose lease expired (a network partition, a
+/// long pause) grants a new lease and re-joins its groups by itself.
+public actor EtcdMembership: Membership {
+    public nonisolated let memberID: String
+    let ttl: Int
+    let client: EtcdClient
+    let logger: Logger
+    private var lease: String?
+    private var groups: [String: Int] = [:]
+    private var cache: [String: [String: Int]] = [:]
+    private var watchers: [String: Task<Void, Never>] = [:]
+    private var heart: Task<Void, Never>?
+    private var outage = false
+
+    static let prefix = "tooz/groups/"
+
+    public init(endpoint: String, memberID: String, ttl: Double, logger: Logger) {
+        self.memberID = memberID
+        self.ttl = max(1, Int(ttl.rounded()))
+        client = EtcdClient(endpoint: endpoint, timeout: ttl)
+        self.logger = logger
+    }
+
+    static func groupKey(_ g: String) -> String { "\(prefix)\(g)/" }
+    static func capabilities(_ weight: Int) -> [UInt8] {
+        (try? MsgPackEncoder.encode(.object(["weight": .int(weight)]))) ?? [0xc0]
+    }
+
+    private func ensureLease() async throws -> String {
+        if let lease { return lease }
+        let l = try await client.grant(ttl: ttl)
+        lease = l
+        startHeart()
+        return l
+    }
+
+    public func join(group: String, weight: Int) async throws {
+        let l = try await ensureLease()
+        try await client.createIfAbsent(key: Self.groupKey(group))
+        try await client.put(key: Self.groupKey(group) + memberID, value: Self.capabilities(weight), lease: l)
+        groups[group] = weight
+        startWatch(group)
+    }
+
+    private func startHeart() {
+        guard heart == nil else { return }
+        let period = max(0.2, Double(ttl) / 3)
+        heart = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(period * 1000)))
+                await self?.beat()
+            }
+        }
+    }
+
+    private func beat() async {
+        guard let l = lease else { return }
+        do {
+            if try await client.keepAlive(l) == nil {
+                logger.warning("etcd lease \(l) of member \(memberID) expired; granting a new one and re-joining \(groups.count) group(s)")
+                try await rejoin()
+            }
+            if outage {
+                outage = false
+                logger.notice("etcd reachable again")
+            }
+        } catch {
+            if !outage {
+                outage = true
+                logger.error("etcd unreachable (\(error)); keeping the last known rings and retrying")
+            }
+            // The lease may be gone when etcd comes back: make sure our keys are there.
+            if "\(error)".contains("lease not found") { try? await rejoin() }
+        }
+    }
+
+    /// New lease, member keys put again (tooz never does this; its member stays gone).
+    private func rejoin() async throws {
+        lease = nil
+        let l = try await client.grant(ttl: ttl)
+        lease = l
+        for (g, w) in groups {
+            try await client.createIfAbsent(key: Self.groupKey(g))
+            try await client.put(key: Self.groupKey(g) + memberID, value: Self.capabilities(w), lease: l)
+        }
+    }
+
+    private func startWatch(_ group: String) {
+        guard watchers[group] == nil else { return }
+        watchers[group] = Task { [weak self] in
+            var backoff = 0.5
+            while !Task.isCancelled {
+                guard let self else { return }
+                do {
+                    let revision = try await self.refresh(group)
+                    backoff = 0.5
+                    try await self.client.watch(prefix: Self.groupKey(group), from: revision + 1) { events in
+                        await self.apply(events, group: group)
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
+                    backoff = min(backoff * 2, 5)
+                }
+            }
+        }
+    }
+
+    /// Reads the group's members; returns the revision they were read at.
+    @discardableResult
+    private func refresh(_ group: String) async throws -> Int64 {
+        let prefix = Self.groupKey(group)
+        let (kvs, revision) = try await client.range(prefix: prefix)
+        var members: [String: Int] = [:]
+        for (key, value) in kvs where key.count > prefix.count {
+            members[String(key.dropFirst(prefix.count))] = Self.weight(value)
+        }
+        cache[group] = members
+        return revision
+    }
+
+    private func apply(_ events: [EtcdClient.WatchEvent], group: String) {
+        let prefix = Self.groupKey(group)
+        var members = cache[group] ?? [:]
+        for e in events {
+            switch e {
+            case .put(let key, let value) where key.count > prefix.count:
+                members[String(key.dropFirst(prefix.count))] = Self.weight(value)
+            case .delete(let key) where key.count > prefix.count:
+                let id = String(key.dropFirst(prefix.count))
+                members[id] = nil
+                if id == memberID, groups[group] != nil {
+                    Task { [weak self] in try? await self?.rejoinAfterLoss(group) }
+                }
+            default: break
+            }
+        }
+        cache[group] = members
+    }
+
+    private func rejoinAfterLoss(_ group: String) async throws {
+        guard let w = groups[group] else { return }
+        logger.warning("member \(memberID) disappeared from \(group); re-joining")
+        if (try? await client.keepAlive(lease ?? "0")) == nil { try await rejoin() }
+        else if let l = lease { try await client.put(key: Self.groupKey(group) + memberID, value: Self.capabilities(w), lease: l) }
+    }
+
+    static func weight(_ value: [UInt8]) -> Int {
+        guard case .object(let o)? = try? MsgPackDecoder.decode(value), let w = o["weight"]?.numberValue else { return 1 }
+        return max(0, Int(w.doubleValue))
+    }
+
+    public func members(of group: String) async -> [String: Int]? {
+        if let c = cache[group] { return c }
+        do {
+            try await refresh(group)
+        } catch {
+            return nil
+        }
+        return cache[group]
+    }
+
+    public func stop() async {
+        heart?.cancel()
+        for w in watchers.values { w.cancel() }
+        watchers = [:]
+        let left = Array(groups.keys)
+        groups = [:]
+        for g in left { try? await client.delete(key: Self.groupKey(g) + memberID) }
+        if let l = lease { _ = try? await client.post("/v3/lease/revoke", ["ID": .string(l)]) }
+        await client.shutdown()
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import NephometerCore
+
+/// Group membership: which agents are alive in a group, with their weights.
+public protocol Membership: Sendable {
+    /// This agent's member id (a random UUID per process, as Ceilometer's).
+    var memberID: String { get }
+    /// Joins `group` (creating it if needed) and keeps the membership alive until `stop`.
+    func join(group: String, weight: Int) async throws
+    /// The live members of `group` with their weights, or nil when not known (backend unreachable
+    /// and nothing cached yet).
+    func members(of group: String) async -> [String: Int]?
+    /// Leaves every group.
+    func stop() async
+}
+
+/// A parsed `coordination.backend_url`.
+public struct CoordinationURL: Sendable, Hashable {
+    public enum Backend: Sendable, Hashable {
+        case file(directory: String)
+        case etcd(endpoint: String)
+    }
+    public let backend: Backend
+    /// Membership timeout in seconds (`?timeout=`): etcd lease TTL, file liveness window.
+    public let timeout: Double
+    public let raw: String
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(_ raw: String) throws(Invalid) {
+        self.raw = raw
+        guard let sep = raw.range(of: "://") else { throw Invalid(description: "'\(raw)' is not a URL (expected file:///dir or etcd3+http://host:port)") }
+        let scheme = raw[..<sep.lowerBound].lowercased()
+        var rest = String(raw[sep.upperBound...])
+        var query: [String: String] = [:]
+        if let q = rest.firstIndex(of: "?") {
+            for part in rest[rest.index(after: q)...].split(separator: "&") {
+                let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+                query[kv[0]] = kv.count > 1 ? kv[1] : ""
+            }
+            rest = String(rest[..<q])
+        }
+        var timeout: Double?
+        if let t = query["timeout"] {
+            guard let v = Double(t), v > 0 else { throw Invalid(description: "timeout must be a positive number of seconds, got '\(t)'") }
+            timeout = v
+        }
+        switch scheme {
+        case "file":
+            guard rest.hasPrefix("/") else { throw Invalid(description: "file coordination needs an absolute directory (file:///var/lib/nephometer/group)") }
+            backend = .file(directory: rest)
+            self.timeout = timeout ?? 10
+        case "etcd3+http", "etcd3+https":
+            guard !rest.isEmpty else { throw Invalid(description: "etcd coordination needs host:port (etcd3+http://127.0.0.1:2379)") }
+            let host = rest.hasSuffix("/") ? String(rest.dropLast()) : rest
+            backend = .etcd(endpoint: "\(scheme == "etcd3+https" ? "https" : "http")://\(host)")
+            self.timeout = timeout ?? 30
+        default:
+            let hint = Suggestion.hint(for: scheme, in: ["file", "etcd3+http", "etcd3+https"])
+            throw Invalid(description: "unsupported coordination backend '\(scheme)://'\(hint); expected file:// or etcd3+http(s)://")
+        }
+    }
+
+    /// Opens the backend for a new member.
+    public func open(memberID: String = UUID().uuidString.lowercased(), logger: Logger) -> any Membership {
+        switch backend {
+        case .file(let dir): return FileMembership(directory: dir, memberID: memberID, timeout: timeout, logger: logger)
+        case .etcd(let endpoint): return EtcdMembership(endpoint: endpoint, memberID: memberID, ttl: timeout, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Logging
+import NephometerCore
+
+/// Splits resources between the members of a group with tooz's hash ring: this agent keeps the
+/// resources whose key the ring assigns to its member id.
+///
+/// Joins groups on first use. When the backend is unreachable it keeps the last ring it knew; before it
+/// ever knew one it polls everything (never nothing).
+public actor Partitioner {
+    let membership: any Membership
+    let weight: Int
+    let logger: Logger
+    private var joined: Set<String> = []
+    private var rings: [String: (members: [String: Int], ring: HashRing)] = [:]
+    private let once = LogOnce()
+
+    public init(membership: any Membership, weight: Int = 1, logger: Logger) {
+        self.membership = membership
+        self.weight = weight
+        self.logger = logger
+    }
+
+    public nonisolated var memberID: String { membership.memberID }
+
+    /// Joins groups ahead of the first cycle, so the first cycle already splits the work.
+    public func prepare(groups: [String]) async {
+        for g in groups { await ensureJoined(g) }
+    }
+
+    private func ensureJoined(_ group: String) async {
+        guard !joined.contains(group) else { return }
+        do {
+            try await membership.join(group: group, weight: weight)
+            joined.insert(group)
+            once.clear("join/\(group)")
+            logger.info("joined partitioning group \(group) as \(memberID)")
+        } catch {
+            once.log(logger, .error, key: "join/\(group)", "cannot join partitioning group \(group): \(error); polling what the last known ring gives (everything if none)")
+        }
+    }
+
+    /// The current ring of `group` (refreshed from the backend, or the last known).
+    public func ring(of group: String) async -> HashRing? {
+        await ensureJoined(group)
+        if let members = await membership.members(of: group), !members.isEmpty {
+            if rings[group]?.members != members {
+                let old = rings[group]?.members.keys.sorted() ?? []
+                rings[group] = (members, HashRing(members: members))
+                logger.notice("group \(group): \(members.count) member(s)\(old.isEmpty ? "" : ", was \(old.count)")")
+            }
+        }
+        return rings[group]?.ring
+    }
+
+    /// Keeps the resources this agent owns in `group`.
+    public func filter(_ resources: [PollResource], group: String) async -> [PollResource] {
+        guard let ring = await ring(of: group) else { return resources }
+        let me = memberID
+        guard ring.members[me] != nil else {
+            // We are not (yet, or no longer) in the ring we know: membership will re-join us; meanwhile
+            // keep polling what we last owned rather than nothing.
+            once.log(logger, .warning, key: "absent/\(group)", "this agent (\(me)) is not in the ring of \(group); re-joining")
+            joined.remove(group)
+            return resources
+        }
+        once.clear("absent/\(group)")
+        return resources.filter { ring.owns(me, key: $0.key) }
+    }
+
+    public func stop() async { await membership.stop() }
+}

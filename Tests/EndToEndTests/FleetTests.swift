@@ -1,0 +1,102 @@
+import Foundation
+import NephometerCore
+import Testing
+import TestSupport
+
+/// Agents in separate processes sharing a compute group on real etcd: they split the domains, take over
+/// from a killed agent, and give a quarter to a newcomer.
+@Suite(.serialized) struct FleetTests {
+    let dir = TemporaryDirectory("nephometer-fleet")
+
+    final class Agent {
+        let process: BackgroundProcess
+        let output: String
+        init(_ name: String, dir: TemporaryDirectory, uri: String, polling: String, coordination: String) throws {
+            output = dir.file("\(name).log")
+            let pipeline = try dir.write("\(name)-pipeline.yaml", """
+            sources:
+              - {name: s, meters: [cpu], sinks: [k]}
+            sinks:
+              - {name: k, publishers: ["file://\(output)"]}
+            """)
+            process = try BackgroundProcess(Command.nephometer, [
+                "agent", "--namespaces", "compute", "--host", "compute-1", "--libvirt-uri", uri, "--polling", polling,
+                "--pipeline", pipeline, "--coordination-url", coordination, "--log-level", "info",
+            ], logDirectory: dir.path, name: name)
+        }
+        /// (wall-clock seconds, resource id) of every cpu sample written so far.
+        var samples: [(Double, String)] {
+            ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+                guard let v = try? JSONParser.parse(String(line)), let ts = v["timestamp"]?.stringValue.flatMap(Time.parseISO),
+                      let r = v["resource_id"]?.stringValue else { return nil }
+                return (ts, r)
+            }
+        }
+        func resources(since t: Double, until u: Double) -> Set<String> {
+            Set(samples.filter { $0.0 >= t && $0.0 < u }.map(\.1))
+        }
+    }
+
+    /// Owners of each resource within a window: resource → agents that polled it.
+    func owners(_ agents: [String: Agent], from t: Double, to u: Double) -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        for (name, a) in agents { for r in a.resources(since: t, until: u) { out[r, default: []].insert(name) } }
+        return out
+    }
+
+    @Test func agentsSplitTheWorkTakeOverFromTheDeadAndShareWithNewcomers() throws {
+        let etcd = try EtcdDaemon()
+        let node = LibvirtTestNode.uniform(count: 30, disks: 1, interfaces: 0)
+        let uri = try node.write(to: dir.file("node.xml"))
+        let all = Set(node.domains.map(\.uuid))
+        let polling = try dir.write("polling.yaml", "sources:\n  - {name: c, interval: 1, meters: [cpu]}\n")
+        let coordination = "\(etcd.coordinationURL)?timeout=3"
+        var agents: [String: Agent] = [:]
+        for n in ["a", "b", "c"] { agents[n] = try Agent(n, dir: dir, uri: uri, polling: polling, coordination: coordination) }
+
+        // Steady state: a 3-second window after everyone joined; every domain polled, each by one agent.
+        Thread.sleep(forTimeInterval: 4)
+        var t = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 3)
+        var o = owners(agents, from: t, to: Date().timeIntervalSince1970 - 0.5)
+        #expect(Set(o.keys) == all)
+        #expect(o.values.allSatisfy { $0.count == 1 }, "\(o.filter { $0.value.count != 1 })")
+        #expect(agents.values.allSatisfy { !$0.resources(since: t, until: .infinity).isEmpty })
+        let steady = o.mapValues { $0.first ?? "" }
+
+        // SIGKILL one: within the lease TTL (3 s) plus an interval, the survivors cover everything once.
+        agents["b"]?.process.signal(SIGKILL)
+        agents["b"]?.process.wait(timeout: 5)
+        let killedAt = Date().timeIntervalSince1970
+        let survivors = agents.filter { $0.key != "b" }
+        var recovered: Double?
+        for _ in 0..<40 {
+            Thread.sleep(forTimeInterval: 0.5)
+            let now = Date().timeIntervalSince1970
+            let w = owners(survivors, from: now - 1.2, to: now)
+            if Set(w.keys) == all && w.values.allSatisfy({ $0.count == 1 }) { recovered = now; break }
+        }
+        let failover = try #require(recovered) - killedAt
+        #expect(failover < 3 + 1 + 2.5, "failover took \(failover) s")
+        t = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 2.5)
+        o = owners(survivors, from: t, to: Date().timeIntervalSince1970 - 0.5)
+        #expect(Set(o.keys) == all && o.values.allSatisfy { $0.count == 1 })
+        let twoAgents = o.mapValues { $0.first ?? "" }
+        #expect(twoAgents.filter { steady[$0.key] != "b" }.allSatisfy { steady[$0.key] == $0.value }, "only the dead agent's domains move")
+
+        // A fourth agent joins: it takes about a quarter, only from the others, and nothing is polled twice.
+        var grown = survivors
+        grown["d"] = try Agent("d", dir: dir, uri: uri, polling: polling, coordination: coordination)
+        Thread.sleep(forTimeInterval: 4)
+        t = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 2.5)
+        o = owners(grown, from: t, to: Date().timeIntervalSince1970 - 0.5)
+        #expect(Set(o.keys) == all && o.values.allSatisfy { $0.count == 1 })
+        let moved = o.filter { twoAgents[$0.key] != $0.value.first }
+        #expect(moved.values.allSatisfy { $0 == ["d"] })
+        #expect(moved.count >= 2 && moved.count <= 16, "\(moved.count) of 30 moved")
+        for a in grown.values { a.process.stop() }
+        etcd.stop()
+    }
+}
