@@ -32,7 +32,7 @@ public enum AgentRuntime {
                 let a = config.agent
                 out.append(ComputeFamily(options: .init(libvirtURI: a.libvirtURI, host: a.host,
                                                         reportStoppedInstanceMetrics: a.reportStoppedInstanceMetrics,
-                                                        sampleSource: a.sampleSource),
+                                                        sampleSource: a.sampleSource, domainDeadline: a.domainDeadline),
                                          enabled: enabled, logger: logger))
             case "central":
                 out.append(HardwareFamily(options: HardwareFamily.Options(), enabled: enabled, logger: logger))

@@ -46,18 +46,23 @@ public final class ComputeFamily: PollsterFamily {
     public let pollsters: [any Pollster]
     public let discoverers: [any Discoverer]
     let session: LibvirtSession
+    /// The cycle inspection shared by the pollsters (its counters feed self-metrics).
+    public let inspector: ComputeInspector
 
     public struct Options: Sendable {
         public var libvirtURI: String
         public var host: String
         public var reportStoppedInstanceMetrics: Bool
         public var sampleSource: String
+        /// Seconds one domain's libvirt calls may take in a cycle.
+        public var domainDeadline: Double
         public init(libvirtURI: String, host: String, reportStoppedInstanceMetrics: Bool = false,
-                    sampleSource: String = Sample.defaultSource) {
+                    sampleSource: String = Sample.defaultSource, domainDeadline: Double = 10) {
             self.libvirtURI = libvirtURI
             self.host = host
             self.reportStoppedInstanceMetrics = reportStoppedInstanceMetrics
             self.sampleSource = sampleSource
+            self.domainDeadline = domainDeadline
         }
     }
 
@@ -66,7 +71,8 @@ public final class ComputeFamily: PollsterFamily {
         session = LibvirtSession(uri: options.libvirtURI, logger: logger)
         let meters = ComputeMeters.all.filter { enabled.contains($0.name) }
         let needs = meters.reduce(InspectionNeeds()) { $0.union($1.needs) }
-        let inspector = ComputeInspector(session: session, needs: needs, logger: logger)
+        let inspector = ComputeInspector(session: session, needs: needs, deadline: options.domainDeadline, logger: logger)
+        self.inspector = inspector
         let once = LogOnce()
         pollsters = meters.map {
             ComputePollster(meter: $0, inspector: inspector, reportStopped: options.reportStoppedInstanceMetrics,

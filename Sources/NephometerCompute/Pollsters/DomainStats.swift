@@ -7,11 +7,14 @@ public struct DomainStats: Sendable {
     public var bulk: [String: TypedValue] = [:]
     /// `virDomainMemoryStats`, when a memory meter needs it and bulk stats did not provide balloon data.
     public var memory: [String: UInt64]?
+    /// Per-device stats read one by one (drivers without bulk block/net stats).
     public var blocks: [String: BlockStats] = [:]
     public var blockInfo: [String: BlockInfo] = [:]
     public var interfaces: [String: InterfaceStats] = [:]
     /// Monotonic seconds when the stats were read.
     public var polledAt: Double
+    /// Interface byte deltas since the previous cycle (`network.*.bytes.delta`).
+    public var deltas: InterfaceDeltas?
 
     /// Ceilometer's CPU time: Σ vcpu.N.time + vcpu.N.wait over vcpu.maximum, falling back to cpu.time when
     /// the per-vCPU data has holes, and to `virDomainGetInfo`'s cpuTime when bulk stats have neither.
@@ -39,19 +42,45 @@ public struct DomainStats: Sendable {
     /// Memory statistics in KiB by libvirt's names, from bulk balloon data or `virDomainMemoryStats`.
     public func memoryStat(_ name: String) -> UInt64? {
         if let m = memory?[name] { return m }
-        let bulkName: String
-        switch name {
-        case "actual": bulkName = "balloon.current"
-        case "swap_in": bulkName = "balloon.swap_in"
-        case "swap_out": bulkName = "balloon.swap_out"
-        case "unused": bulkName = "balloon.unused"
-        case "available": bulkName = "balloon.available"
-        case "usable": bulkName = "balloon.usable"
-        case "rss": bulkName = "balloon.rss"
-        default: bulkName = "balloon.\(name)"
-        }
-        return bulk[bulkName]?.uint64
+        return bulk[name == "actual" ? "balloon.current" : "balloon.\(name)"]?.uint64
     }
+
+    /// Block stats of a disk (bulk `block.N.*` by device name, else the per-device read).
+    public func block(_ device: String) -> BlockStats? {
+        if let b = blocks[device] { return b }
+        guard let n = bulkIndex("block", device) else { return nil }
+        func v(_ k: String) -> Int64? { bulk["block.\(n).\(k)"]?.uint64.map { Int64(clamping: $0) } }
+        guard let rr = v("rd.reqs"), let rb = v("rd.bytes"), let wr = v("wr.reqs"), let wb = v("wr.bytes") else { return nil }
+        return BlockStats(readRequests: rr, readBytes: rb, writeRequests: wr, writeBytes: wb, errors: v("errors") ?? 0,
+                          readTotalTimeNs: v("rd.times"), writeTotalTimeNs: v("wr.times"))
+    }
+
+    /// Capacity, allocation and physical size of a disk.
+    public func blockSizes(_ device: String) -> BlockInfo? {
+        if let b = blockInfo[device] { return b }
+        guard let n = bulkIndex("block", device), let c = bulk["block.\(n).capacity"]?.uint64 else { return nil }
+        let alloc = bulk["block.\(n).allocation"]?.uint64 ?? 0
+        return BlockInfo(capacity: c, allocation: alloc, physical: bulk["block.\(n).physical"]?.uint64 ?? alloc)
+    }
+
+    /// Interface counters of a tap device.
+    public func interface(_ device: String) -> InterfaceStats? {
+        if let i = interfaces[device] { return i }
+        guard let n = bulkIndex("net", device) else { return nil }
+        func v(_ k: String) -> Int64? { bulk["net.\(n).\(k)"]?.uint64.map { Int64(clamping: $0) } }
+        guard let rb = v("rx.bytes"), let tb = v("tx.bytes") else { return nil }
+        return InterfaceStats(rxBytes: rb, rxPackets: v("rx.pkts") ?? 0, rxErrors: v("rx.errs") ?? 0, rxDrop: v("rx.drop") ?? 0,
+                              txBytes: tb, txPackets: v("tx.pkts") ?? 0, txErrors: v("tx.errs") ?? 0, txDrop: v("tx.drop") ?? 0)
+    }
+
+    /// The index N of `<group>.N.name == device` in bulk stats.
+    private func bulkIndex(_ group: String, _ device: String) -> UInt64? {
+        guard let count = bulk["\(group).count"]?.uint64 else { return nil }
+        for n in 0..<count where bulk["\(group).\(n).name"]?.string == device { return n }
+        return nil
+    }
+
+    public var isShutOff: Bool { info.state == 5 }
 }
 
 /// What a meter needs inspected.
