@@ -31,5 +31,16 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 
+## bench: release build, then every benchmark with its peer (figures in BENCHMARKS.md).
+bench: deps
+	$(SWIFT) build -c release
+	.build/release/nephometer-bench pipeline
+	.build/release/nephometer-bench udp
+	.build/release/nephometer-bench http
+	scripts/bench-ring.sh
+	.build/release/nephometer-bench failover --trials 10
+	scripts/bench-compute.sh
+	scripts/bench-snmp.sh
+
 clean:
 	rm -rf .build $(DEMO_DIR)

@@ -9,6 +9,9 @@ let benchmarks: [String: (ArraySlice<String>) async throws -> Void] = [
     "pipeline": PipelineBenchmark.run,
     "snmp": SNMPBenchmark.run,
     "udp": UDPBenchmark.run,
+    "ring": RingBenchmark.run,
+    "http": HTTPBenchmark.run,
+    "failover": FailoverBenchmark.run,
 ]
 
 let args = CommandLine.arguments.dropFirst()

@@ -35,11 +35,15 @@ public struct HashRing: Sendable {
         self.partitions = partitions
         self.hash = hash
         self.members = [:]
-        var pairs: [(Point, String)] = []
-        for (m, w) in members.sorted(by: { $0.key < $1.key }) where w > 0 {
+        memberNames = members.filter { $0.value > 0 }.map(\.key).sorted()
+        var pairs: [(Point, Int32)] = []
+        pairs.reserveCapacity(memberNames.reduce(0) { $0 + partitions * (members[$1] ?? 1) })
+        for (i, m) in memberNames.enumerated() {
+            let w = members[m] ?? 1
             self.members[m] = w
-            for p in Self.points(of: m, count: partitions * w, hash: hash) { pairs.append((p, m)) }
+            for p in Self.points(of: m, count: partitions * w, hash: hash) { pairs.append((p, Int32(i))) }
         }
+        for (m, w) in members where w <= 0 { self.members[m] = w }
         build(pairs)
     }
 
@@ -47,21 +51,19 @@ public struct HashRing: Sendable {
         self.init(members: Dictionary(members.map { ($0, 1) }, uniquingKeysWith: { a, _ in a }), partitions: partitions, hash: hash)
     }
 
-    private mutating func build(_ pairs: [(Point, String)]) {
-        // Equal points: the member written last wins, as in tooz's dict.
-        let sorted = pairs.enumerated().sorted { $0.element.0 < $1.element.0 || ($0.element.0 == $1.element.0 && $0.offset < $1.offset) }
-        memberNames = Array(Set(pairs.map(\.1))).sorted()
-        let index = Dictionary(uniqueKeysWithValues: memberNames.enumerated().map { ($1, Int32($0)) })
+    private mutating func build(_ pairs: [(Point, Int32)]) {
+        // Equal points (astronomically unlikely): one owner wins, as in tooz's dict.
+        let sorted = pairs.sorted { $0.0 < $1.0 }
         points.removeAll(keepingCapacity: true)
         owners.removeAll(keepingCapacity: true)
         points.reserveCapacity(sorted.count)
         owners.reserveCapacity(sorted.count)
-        for (_, (p, m)) in sorted {
+        for (p, m) in sorted {
             if let last = points.last, last == p {
-                owners[owners.count - 1] = index[m] ?? 0
+                owners[owners.count - 1] = m
             } else {
                 points.append(p)
-                owners.append(index[m] ?? 0)
+                owners.append(m)
             }
         }
     }

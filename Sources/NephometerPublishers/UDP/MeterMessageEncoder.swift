@@ -14,6 +14,8 @@ public final class MeterMessageEncoder {
     }
 
     let key: SymmetricKey?
+    /// An HMAC already keyed: copying it skips re-deriving the inner and outer pads per message.
+    private let keyed: HMAC<SHA256>?
     private var input: [UInt8] = []
     private var cache: [(identity: UnsafeRawPointer?, object: MetadataObject, hmac: [UInt8], msgpack: [UInt8])] = []
     private var cacheNext = 0
@@ -21,6 +23,7 @@ public final class MeterMessageEncoder {
 
     public init(secret: String) {
         key = secret.isEmpty ? nil : SymmetricKey(data: Array(secret.utf8))
+        keyed = key.map { HMAC<SHA256>(key: $0) }
         input.reserveCapacity(2048)
     }
 
@@ -52,8 +55,8 @@ public final class MeterMessageEncoder {
         let meta = try metadataParts(s.resourceMetadata)
         let volume = s.volume.pythonString
         let mono = s.monotonicTime.map { PythonFloat.repr($0) } ?? "None"
-        var signature = ""
-        if let key {
+        var signature: [UInt8] = []
+        if var mac = keyed {
             // Keys in sorted order, as Ceilometer's recursive_keypairs walks them.
             input.removeAll(keepingCapacity: true)
             pair("counter_name", s.name)
@@ -70,24 +73,35 @@ public final class MeterMessageEncoder {
             pair("timestamp", optional(s.timestamp))
             pair("user_id", optional(s.userID))
             pair("user_name", optional(s.userName))
-            signature = Signature.compute(input: input, key: key)
+            mac.update(data: input)
+            signature.reserveCapacity(64)
+            for b in mac.finalize() {
+                let hi = b >> 4, lo = b & 0xf
+                signature.append(hi < 10 ? 0x30 + hi : 0x57 + hi)
+                signature.append(lo < 10 ? 0x30 + lo : 0x57 + lo)
+            }
         }
         var out: [UInt8] = []
         out.reserveCapacity(meta.msgpack.count + 512)
         out.append(0x8f)  // a map of 15 entries
+        func key(_ k: StaticString) {
+            // Every key is shorter than 32 bytes: a fixstr.
+            out.append(0xa0 | UInt8(k.utf8CodeUnitCount))
+            out.append(contentsOf: UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        }
         func str(_ k: StaticString, _ v: String) {
-            MsgPackEncoder.writeString(k.description, into: &out)
+            key(k)
             MsgPackEncoder.writeString(v, into: &out)
         }
         func strOrNil(_ k: StaticString, _ v: String?) {
-            MsgPackEncoder.writeString(k.description, into: &out)
+            key(k)
             if let v { MsgPackEncoder.writeString(v, into: &out) } else { out.append(0xc0) }
         }
         str("source", s.source)
         str("counter_name", s.name)
         str("counter_type", s.type.rawValue)
         str("counter_unit", s.unit)
-        MsgPackEncoder.writeString("counter_volume", into: &out)
+        key("counter_volume")
         try MsgPackEncoder.encode(s.volume, into: &out)
         strOrNil("user_id", s.userID)
         strOrNil("user_name", s.userName)
@@ -95,12 +109,17 @@ public final class MeterMessageEncoder {
         strOrNil("project_name", s.projectName)
         str("resource_id", s.resourceID)
         strOrNil("timestamp", s.timestamp)
-        MsgPackEncoder.writeString("resource_metadata", into: &out)
+        key("resource_metadata")
         out.append(contentsOf: meta.msgpack)
         str("message_id", s.id)
-        MsgPackEncoder.writeString("monotonic_time", into: &out)
+        key("monotonic_time")
         if let m = s.monotonicTime { try MsgPackEncoder.encode(Number.double(m), into: &out) } else { out.append(0xc0) }
-        str("message_signature", signature)
+        key("message_signature")
+        if signature.isEmpty { out.append(0xa0) } else {
+            out.append(0xd9)
+            out.append(UInt8(signature.count))
+            out.append(contentsOf: signature)
+        }
         return out
     }
 }
