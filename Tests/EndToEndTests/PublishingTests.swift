@@ -80,7 +80,7 @@ final class ReceiverProcess {
     }
 
     @Test func anHTTPOutageLosesNothingEvenWhenTheAgentIsKilled() throws {
-        let port = try freeTCPPort()
+        let port = try FreePort.tcp()
         let spool = dir.file("outage-spool")
         let f = try files(domains: 3, publishers: ["http://127.0.0.1:\(port)/v1/samples?timeout=1&max_retries=0"])
         let args = ["agent", "--namespaces", "compute", "--libvirt-uri", f.uri, "--polling", f.polling, "--pipeline", f.pipeline,
@@ -136,14 +136,3 @@ final class ReceiverProcess {
     }
 }
 
-func freeTCPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}

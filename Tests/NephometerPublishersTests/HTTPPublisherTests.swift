@@ -43,18 +43,6 @@ final class LocalReceiver: Sendable {
     }
 }
 
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
 
 func batch(_ n: Int, tag: String) -> [Sample] {
     (0..<n).map { i in Sample(name: "m.\(tag)", type: .gauge, unit: "x", volume: .int(Int64(i)), resourceID: "r\(i)") }
@@ -93,7 +81,7 @@ func batch(_ n: Int, tag: String) -> [Sample] {
     }
 
     @Test func anOutageSpoolsAndEverythingArrivesOnceInOrderAfterwards() async throws {
-        let port = try freePort()
+        let port = try FreePort.tcp()
         let p = try publisher("http://127.0.0.1:\(port)/v1/samples?timeout=1&max_retries=0")
         var sent: [String] = []
         for i in 0..<5 {
@@ -113,7 +101,7 @@ func batch(_ n: Int, tag: String) -> [Sample] {
     }
 
     @Test func theSpoolSurvivesARestartOfThePublisher() async throws {
-        let port = try freePort()
+        let port = try FreePort.tcp()
         var first: HTTPPublisher? = try publisher("http://127.0.0.1:\(port)/x?timeout=1&max_retries=0")
         let b = batch(7, tag: "restart")
         await first?.publish(b)

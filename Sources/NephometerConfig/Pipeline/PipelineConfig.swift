@@ -65,24 +65,10 @@ public struct PipelineConfig: Sendable, Hashable {
             for item in items {
                 guard let _ = item.expectMapping("a pipeline source with name, meters and sinks", d) else { continue }
                 item.checkKeys(sourceKeys, d, legacy: legacySourceKeys)
-                var name: String?
-                if let n = item["name"] {
-                    name = n.expectString("the source name", d)
-                    if let name, let first = names[name] {
-                        d.error(n, "Duplicated source names: \(name) (first at line \(first.position.line)); source names must be unique")
-                    }
-                    if let name { names[name] = n }
-                } else {
-                    d.error(item, "Required field name not specified (expected 'name: <source name>')")
+                let name = item.uniqueName("source", seen: &names, d) {
+                    "Duplicated source names: \($0) (first at line \($1)); source names must be unique"
                 }
-                var meters: [String]?
-                if let m = item["meters"] {
-                    if let list = m.expectStringList("meters", d) {
-                        if let problem = MeterSelector.problem(with: list) { d.error(m, problem) } else { meters = list }
-                    }
-                } else {
-                    d.error(item, "Missing meters value (expected 'meters:' with a list of meter names or patterns)")
-                }
+                let meters = item.meterList(d)
                 var sourceSinks: [String]?
                 if let s = item["sinks"] {
                     if let list = s.expectStringList("sinks", d) {
@@ -132,15 +118,8 @@ public struct PipelineConfig: Sendable, Hashable {
         for item in items {
             guard let _ = item.expectMapping("a sink with name and publishers", d) else { continue }
             item.checkKeys(sinkKeys, d)
-            var name: String?
-            if let n = item["name"] {
-                name = n.expectString("the sink name", d)
-                if let name, let first = names[name] {
-                    d.error(n, "Duplicated sink names: \(name) (first at line \(first.position.line)); sink names must be unique")
-                }
-                if let name { names[name] = n }
-            } else {
-                d.error(item, "Required field name not specified (expected 'name: <sink name>')")
+            let name = item.uniqueName("sink", seen: &names, d) {
+                "Duplicated sink names: \($0) (first at line \($1)); sink names must be unique"
             }
             var transformers: [TransformerConfig] = []
             if let t = item["transformers"], !t.isNull {

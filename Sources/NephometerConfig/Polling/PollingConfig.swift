@@ -56,15 +56,8 @@ public struct PollingConfig: Sendable, Hashable {
         for item in items {
             guard let _ = item.expectMapping("a polling source with name, interval and meters", d) else { continue }
             item.checkKeys(sourceKeys, d, legacy: legacySourceKeys)
-            var name: String?
-            if let n = item["name"] {
-                name = n.expectString("the source name", d)
-                if let name, let first = names[name] {
-                    d.error(n, "duplicated source name '\(name)' (first at line \(first.position.line)); source names must be unique")
-                }
-                if let name { names[name] = n }
-            } else {
-                d.error(item, "Required field name not specified (expected 'name: <source name>')")
+            let name = item.uniqueName("source", seen: &names, d) {
+                "duplicated source name '\($0)' (first at line \($1)); source names must be unique"
             }
             var interval: Int?
             if let i = item["interval"] {
@@ -72,14 +65,7 @@ public struct PollingConfig: Sendable, Hashable {
             } else {
                 d.error(item, "Missing interval value (expected 'interval: <seconds>', a whole number > 0)")
             }
-            var meters: [String]?
-            if let m = item["meters"] {
-                if let list = m.expectStringList("meters", d) {
-                    if let problem = MeterSelector.problem(with: list) { d.error(m, problem) } else { meters = list }
-                }
-            } else {
-                d.error(item, "Missing meters value (expected 'meters:' with a list of meter names or patterns)")
-            }
+            let meters = item.meterList(d)
             var resources: [String] = []
             if let r = item["resources"], !r.isNull {
                 if r.sequence == nil { d.error(r, "Resources should be a list (expected a list of resource URLs or names, got \(r.kindName))") }

@@ -100,6 +100,34 @@ public extension ConfigNode {
         return v
     }
 
+    /// The `name` of a list entry (a source, a sink): required, and unique among `seen`.
+    /// `duplicate(name, firstLine)` words the duplicate error.
+    func uniqueName(_ kind: String, seen: inout [String: ConfigNode], _ d: Diagnostics,
+                    duplicate: (String, Int) -> String) -> String? {
+        guard let n = self["name"] else {
+            d.error(self, "Required field name not specified (expected 'name: <\(kind) name>')")
+            return nil
+        }
+        guard let name = n.expectString("the \(kind) name", d) else { return nil }
+        if let first = seen[name] { d.error(n, duplicate(name, first.position.line)) }
+        seen[name] = n
+        return name
+    }
+
+    /// The `meters` list of a source, checked with Ceilometer's filtering rules.
+    func meterList(_ d: Diagnostics) -> [String]? {
+        guard let m = self["meters"] else {
+            d.error(self, "Missing meters value (expected 'meters:' with a list of meter names or patterns)")
+            return nil
+        }
+        guard let list = m.expectStringList("meters", d) else { return nil }
+        if let problem = MeterSelector.problem(with: list) {
+            d.error(m, problem)
+            return nil
+        }
+        return list
+    }
+
     func expectBool(_ what: String, _ d: Diagnostics) -> Bool? {
         guard let b = bool else {
             d.error(self, "expected \(what) (true or false), got \(scalar.map { "'\($0)'" } ?? kindName)")
