@@ -46,7 +46,7 @@ import TestSupport
 
     @Test func agentsSplitTheWorkTakeOverFromTheDeadAndShareWithNewcomers() throws {
         let etcd = try EtcdDaemon()
-        let node = LibvirtTestNode.uniform(count: 30, disks: 1, interfaces: 0)
+        let node = LibvirtTestNode.uniform(count: 60, disks: 1, interfaces: 0)
         let uri = try node.write(to: dir.file("node.xml"))
         let all = Set(node.domains.map(\.uuid))
         let polling = try dir.write("polling.yaml", "sources:\n  - {name: c, interval: 1, meters: [cpu]}\n")
@@ -85,17 +85,26 @@ import TestSupport
         let twoAgents = o.mapValues { $0.first ?? "" }
         #expect(twoAgents.filter { steady[$0.key] != "b" }.allSatisfy { steady[$0.key] == $0.value }, "only the dead agent's domains move")
 
-        // A fourth agent joins: it takes about a quarter, only from the others, and nothing is polled twice.
+        // Back to three (a replacement for b), then a fourth joins: it takes about a quarter, only from
+        // the others, and nothing is polled twice.
         var grown = survivors
+        grown["b2"] = try Agent("b2", dir: dir, uri: uri, polling: polling, coordination: coordination)
+        Thread.sleep(forTimeInterval: 4)
+        t = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 2.5)
+        o = owners(grown, from: t, to: Date().timeIntervalSince1970 - 0.5)
+        #expect(Set(o.keys) == all && o.values.allSatisfy { $0.count == 1 })
+        let threeAgents = o.mapValues { $0.first ?? "" }
         grown["d"] = try Agent("d", dir: dir, uri: uri, polling: polling, coordination: coordination)
         Thread.sleep(forTimeInterval: 4)
         t = Date().timeIntervalSince1970
         Thread.sleep(forTimeInterval: 2.5)
         o = owners(grown, from: t, to: Date().timeIntervalSince1970 - 0.5)
         #expect(Set(o.keys) == all && o.values.allSatisfy { $0.count == 1 })
-        let moved = o.filter { twoAgents[$0.key] != $0.value.first }
+        let moved = o.filter { threeAgents[$0.key] != $0.value.first }
         #expect(moved.values.allSatisfy { $0 == ["d"] })
-        #expect(moved.count >= 2 && moved.count <= 16, "\(moved.count) of 30 moved")
+        // Ideally 25 %; with tooz's 32 points per member one member's share varies (reference §4.3).
+        #expect(moved.count >= 3 && moved.count <= 27, "\(moved.count) of 60 moved")
         for a in grown.values { a.process.stop() }
         etcd.stop()
     }
