@@ -46,7 +46,9 @@ public final class Pipeline: Sendable {
         for s in samples {
             for i in sinkIndices(for: s.name) { perSink[i].append(s) }
         }
-        for (i, batch) in perSink.enumerated() where !batch.isEmpty {
+        for i in perSink.indices where !perSink[i].isEmpty {
+            let batch = perSink[i]
+            perSink[i] = []
             await allSinks[i].process(batch)
         }
     }

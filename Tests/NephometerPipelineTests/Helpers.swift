@@ -19,16 +19,7 @@ func transformers(_ yaml: String, file: String = "pipeline.yaml") throws -> [any
 
 /// Runs samples through a chain as a sink does (flushing after the batch), at monotonic time `now`.
 func run(_ chain: [any Transformer], _ samples: [Sample], now: Double = 1000, final: Bool = false) -> [Sample] {
-    func through(_ input: [Sample], from start: Int) -> [Sample] {
-        input.compactMap { s in
-            var cur: Sample? = s
-            for t in chain[start...] { cur = cur.flatMap { t.handle($0, now: now) } }
-            return cur
-        }
-    }
-    var out = through(samples, from: 0)
-    for (i, t) in chain.enumerated() { out += through(t.flush(now: now, final: final), from: i + 1) }
-    return out
+    TransformerChain(chain).process(samples, now: now, final: final)
 }
 
 func sample(_ name: String = "cpu", _ type: SampleType = .cumulative, unit: String = "ns", volume: Number,

@@ -26,6 +26,9 @@ public struct Sample: Sendable, Hashable {
     public var id: String
     /// Seconds of a monotonic clock at inspection time, when the pollster measured one.
     public var monotonicTime: Double?
+    /// Transformers that derive a new sample from this one record it here; the sink turns it into the
+    /// new sample's id once, at the end of its chain (`MessageID.derived`). 0: the id is final.
+    public var pendingDerivation: UInt64 = 0
 
     public init(name: String, type: SampleType, unit: String, volume: Number,
                 userID: String? = nil, userName: String? = nil,

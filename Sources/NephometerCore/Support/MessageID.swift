@@ -43,6 +43,29 @@ public enum MessageID {
         return format(mix(h1), mix(h2 ^ h1), version: 8)
     }
 
+    /// A version-8 UUID derived from `id` and an accumulated derivation salt.
+    public static func derived(from id: String, salt: UInt64) -> String {
+        var h1: UInt64 = 0xcbf29ce484222325 ^ salt
+        var h2: UInt64 = 0x84222325cbf29ce4 &+ salt
+        for byte in id.utf8 { h1 = (h1 ^ UInt64(byte)) &* 0x100000001b3; h2 = (h2 ^ UInt64(byte)) &* 0x100000001b3 &+ 7 }
+        return format(mix(h1), mix(h2 ^ h1), version: 8)
+    }
+
+    /// Folds a transformer's tag into a pending derivation salt (order matters).
+    public static func fold(_ salt: UInt64, tag: String) -> UInt64 { fold(salt, tagHash: tagHash(tag)) }
+
+    /// A tag's hash, computed once per transformer.
+    public static func tagHash(_ tag: String) -> UInt64 {
+        var h: UInt64 = 0xcbf29ce484222325
+        for byte in tag.utf8 { h = (h ^ UInt64(byte)) &* 0x100000001b3 }
+        return h
+    }
+
+    @inline(__always)
+    public static func fold(_ salt: UInt64, tagHash: UInt64) -> UInt64 {
+        mix((salt == 0 ? 0x9e3779b97f4a7c15 : salt) ^ tagHash) | 1
+    }
+
     @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
         var z = x &+ 0x9e3779b97f4a7c15
         z = (z ^ (z >> 30)) &* 0xbf58476d1ce4e5b9

@@ -8,10 +8,10 @@ final class AccumulatorTransformer: Transformer {
 
     init(size: Int) { self.size = size }
 
-    func handle(_ s: consuming Sample, now: Double) -> Sample? {
-        guard size >= 1 else { return s }
+    func handle(_ s: inout Sample, now: Double) -> Bool {
+        guard size >= 1 else { return true }
         held.append(s)
-        return nil
+        return false
     }
 
     func flush(now: Double, final: Bool) -> [Sample] {

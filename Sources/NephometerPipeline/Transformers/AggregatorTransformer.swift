@@ -67,14 +67,14 @@ final class AggregatorTransformer: Transformer {
         return k
     }
 
-    func handle(_ s: consuming Sample, now: Double) -> Sample? {
+    func handle(_ s: inout Sample, now: Double) -> Bool {
         if firstArrival == nil { firstArrival = now }
         received += 1
         let k = key(s)
         let scaled: Number
         do { scaled = try converter.scaled(s, base: s.volume) } catch {
             Self.logger.warning("aggregator: dropping \(s.name) of \(s.resourceID): scale failed: \(error)")
-            return nil
+            return false
         }
         if var g = groups[k] {
             g.count += 1
@@ -89,12 +89,13 @@ final class AggregatorTransformer: Transformer {
             if options.resourceMetadata == .last { g.sample.resourceMetadata = s.resourceMetadata }
             groups[k] = g
         } else {
-            var first = converter.derive(s, volume: scaled, tag: "aggregator")
+            var first = s
+            converter.derive(&first, volume: scaled, tag: "aggregator")
             if options.resourceMetadata == .drop { first.resourceMetadata = MetadataObject() }
             groups[k] = Group(sample: first, count: 1)
             order.append(k)
         }
-        return nil
+        return false
     }
 
     func flush(now: Double, final: Bool) -> [Sample] {
@@ -108,7 +109,7 @@ final class AggregatorTransformer: Transformer {
             guard var g = groups[k] else { continue }
             if g.sample.type == .gauge { g.sample.volume = .double(g.sample.volume.doubleValue / Double(g.count)) }
             // The aggregate's id derives from the ids it merged, so a replay gives the same id.
-            g.sample.id = MessageID.derived(from: g.sample.id, tag: "aggregator#\(g.count)")
+            g.sample.pendingDerivation = MessageID.fold(g.sample.pendingDerivation, tag: "aggregator#\(g.count)")
             out.append(g.sample)
         }
         groups.removeAll(keepingCapacity: true)

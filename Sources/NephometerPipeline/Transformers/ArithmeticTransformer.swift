@@ -86,15 +86,15 @@ final class ArithmeticTransformer: Transformer {
 
     init(spec: Spec) { self.spec = spec }
 
-    func handle(_ s: consuming Sample, now: Double) -> Sample? {
-        guard let idx = spec.meters.firstIndex(of: s.name) else { return s }
+    func handle(_ s: inout Sample, now: Double) -> Bool {
+        guard let idx = spec.meters.firstIndex(of: s.name) else { return true }
         var entry = cache[s.resourceID] ?? [:]
         entry[idx] = s
         cache.set(s.resourceID, entry, now: now)
         if let t = s.timestamp, latestTimestamp.map({ Time.parseISO(t) ?? 0 > Time.parseISO($0) ?? 0 }) ?? true {
             latestTimestamp = t
         }
-        return nil
+        return false
     }
 
     func flush(now: Double, final: Bool) -> [Sample] {
@@ -124,7 +124,8 @@ final class ArithmeticTransformer: Transformer {
             s.type = spec.type ?? reference.type
             s.volume = .double(v)
             s.timestamp = latestTimestamp ?? reference.timestamp
-            s.id = MessageID.derived(from: spec.meters.indices.compactMap { samples[$0]?.id }.joined(separator: "+"), tag: "arithmetic:\(spec.name)")
+            s.id = spec.meters.indices.compactMap { samples[$0]?.id }.joined(separator: "+")
+            s.pendingDerivation = MessageID.fold(s.pendingDerivation, tag: "arithmetic:\(spec.name)")
             out.append(s)
         }
         return out

@@ -78,6 +78,7 @@ struct ConversionSpec: Sendable {
 final class Converter {
     let spec: ConversionSpec
     private let nameMap: RegexMapping?
+    private var tagHashes: [String: UInt64] = [:]
     private let unitMap: RegexMapping?
 
     init(spec: ConversionSpec) {
@@ -121,13 +122,15 @@ final class Converter {
     }
 
     /// A new sample carrying `volume`, with mapped name and unit and the target type.
-    func derive(_ s: consuming Sample, volume: Number, type: SampleType? = nil, tag: String) -> Sample {
+    /// Turns `s` into the derived sample in place (its id is derived by the sink at the end of the chain).
+    func derive(_ s: inout Sample, volume: Number, type: SampleType? = nil, tag: String) {
         if nameMap != nil || spec.targetName != nil { s.name = mappedName(s) }
         if unitMap != nil || spec.targetUnit != nil { s.unit = mappedUnit(s) }
         s.type = type ?? spec.targetType ?? s.type
         s.volume = capped(volume)
-        s.id = MessageID.derived(from: s.id, tag: tag)
-        return s
+        let h: UInt64
+        if let known = tagHashes[tag] { h = known } else { h = MessageID.tagHash(tag); tagHashes[tag] = h }
+        s.pendingDerivation = MessageID.fold(s.pendingDerivation, tagHash: h)
     }
 }
 

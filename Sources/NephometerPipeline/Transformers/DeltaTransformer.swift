@@ -18,28 +18,28 @@ final class DeltaTransformer: Transformer {
         self.growthOnly = growthOnly
     }
 
-    func handle(_ s: consuming Sample, now: Double) -> Sample? {
+    func handle(_ s: inout Sample, now: Double) -> Bool {
         let key = SeriesKey(name: s.name, resourceID: s.resourceID)
         let current = Previous(volume: s.volume, time: SampleFields.timestamp(s))
         guard let prev = state[key] else {
             state.set(key, current, now: now)
-            return nil
+            return false
         }
         if let t0 = prev.time, let t1 = current.time, t1 < t0 {
             Self.logger.warning("delta: dropping out-of-order \(s.name) sample of \(s.resourceID)")
-            return nil
+            return false
         }
         state.set(key, current, now: now)
         let delta: Number
-        do { delta = try Arithmetic.apply("-", current.volume, prev.volume) } catch { return nil }
+        do { delta = try Arithmetic.apply("-", current.volume, prev.volume) } catch { return false }
         if growthOnly && delta.doubleValue < 0 {
             Self.logger.debug("delta: negative delta of \(s.name) for \(s.resourceID) dropped (growth_only)")
-            return nil
+            return false
         }
         let unit = s.unit
-        var out = converter.derive(s, volume: delta, type: .delta, tag: "delta")
-        out.unit = unit
-        return out
+        converter.derive(&s, volume: delta, type: .delta, tag: "delta")
+        s.unit = unit
+        return true
     }
 
     func prune(now: Double, idleIntervals: Double, defaultInterval: Double) -> Int {

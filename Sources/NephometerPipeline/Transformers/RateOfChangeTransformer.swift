@@ -23,13 +23,13 @@ final class RateOfChangeTransformer: Transformer {
 
     init(spec: ConversionSpec) { converter = Converter(spec: spec) }
 
-    func handle(_ s: consuming Sample, now: Double) -> Sample? {
+    func handle(_ s: inout Sample, now: Double) -> Bool {
         let key = SeriesKey(name: s.name, resourceID: s.resourceID)
         let current = Previous(volume: s.volume.doubleValue, timestamp: s.timestamp, monotonic: s.monotonicTime)
         guard let prev = state[key] else {
             state.set(key, current, now: now)
             Self.logger.debug("rate_of_change: first \(s.name) sample of \(s.resourceID); held as the base")
-            return nil
+            return false
         }
         let dt: Double
         if let m0 = prev.monotonic, let m1 = current.monotonic {
@@ -39,18 +39,18 @@ final class RateOfChangeTransformer: Transformer {
         } else {
             state.set(key, current, now: now)
             Self.logger.warning("rate_of_change: \(s.name) of \(s.resourceID) has no usable time; dropped")
-            return nil
+            return false
         }
         if dt < 0 {
             Self.logger.warning("rate_of_change: dropping out-of-order \(s.name) sample of \(s.resourceID)")
-            return nil
+            return false
         }
         if dt == 0 {
             Self.logger.debug("rate_of_change: \(s.name) of \(s.resourceID) at the same instant as the previous one; dropped")
-            return nil
+            return false
         }
         state.set(key, current, now: now)
-        guard converter.applies(to: s) else { return s }
+        guard converter.applies(to: s) else { return true }
         let delta = (prev.volume <= current.volume || s.type != .cumulative) ? current.volume - prev.volume : current.volume
         let rate = delta / dt
         let factor: Number
@@ -62,9 +62,10 @@ final class RateOfChangeTransformer: Transformer {
             }
         } catch {
             Self.logger.warning("rate_of_change: dropping \(s.name) of \(s.resourceID): scale failed: \(error)")
-            return nil
+            return false
         }
-        return converter.derive(s, volume: .double(factor.doubleValue * rate), tag: "rate_of_change")
+        converter.derive(&s, volume: .double(factor.doubleValue * rate), tag: "rate_of_change")
+        return true
     }
 
     func prune(now: Double, idleIntervals: Double, defaultInterval: Double) -> Int {

@@ -4,8 +4,8 @@ import NephometerCore
 /// A step of a sink: takes samples one at a time, may drop, change or hold them, and may release held
 /// samples on `flush`. Transformers are owned by one sink and only used from it.
 public protocol Transformer: AnyObject {
-    /// The sample to pass on, or nil to drop (or hold) it.
-    func handle(_ sample: consuming Sample, now: Double) -> Sample?
+    /// Transforms `sample` in place; false drops it (or the transformer holds a copy).
+    func handle(_ sample: inout Sample, now: Double) -> Bool
     /// Samples released after each batch (accumulator, aggregator, arithmetic). `final` is true at shutdown.
     func flush(now: Double, final: Bool) -> [Sample]
     /// Forgets state of resources not seen for a while; returns how many entries were dropped.

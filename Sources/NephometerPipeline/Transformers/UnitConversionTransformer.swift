@@ -9,13 +9,14 @@ final class UnitConversionTransformer: Transformer {
 
     init(spec: ConversionSpec) { converter = Converter(spec: spec) }
 
-    func handle(_ s: consuming Sample, now: Double) -> Sample? {
-        guard converter.applies(to: s) else { return s }
+    func handle(_ s: inout Sample, now: Double) -> Bool {
+        guard converter.applies(to: s) else { return true }
         do {
-            return converter.derive(s, volume: try converter.scaled(s, base: s.volume), tag: "unit_conversion")
+            converter.derive(&s, volume: try converter.scaled(s, base: s.volume), tag: "unit_conversion")
+            return true
         } catch {
             Self.logger.warning("unit_conversion: dropping \(s.name) of \(s.resourceID): scale failed: \(error)")
-            return nil
+            return false
         }
     }
 }
