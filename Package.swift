@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(name: "NephometerComputeTests", dependencies: ["NephometerCompute", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerHardwareTests", dependencies: ["NephometerHardware", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerCoordinationTests", dependencies: ["NephometerCoordination", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "NephometerAgentTests", dependencies: ["NephometerAgent", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NephometerAgentTests", dependencies: ["NephometerAgent", "NephometerCoordination", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["NephometerCore", "TestSupport"], swiftSettings: strict),
     ]
 )

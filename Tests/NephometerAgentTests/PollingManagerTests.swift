@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import NephometerAgent
 import NephometerConfig
+import NephometerCoordination
+import TestSupport
 import NephometerCore
 import Synchronization
 import Testing
@@ -155,5 +157,39 @@ final class Collected: Sendable {
         #expect(StableHash.ofSet(["snmp://b", "snmp://a", "snmp://a"]) == StableHash.ofSet(["snmp://a", "snmp://b"]))
         #expect(StableHash.ofSet(["snmp://a"]) != StableHash.ofSet(["snmp://b"]))
         #expect(StableHash.ofSet(["x"]).count == 16)
+    }
+}
+
+/// Two agents sharing a file:// group split static resources: together they poll each once.
+@Suite struct StaticResourcePartitioningTests {
+    @Test func twoAgentsSplitStaticResourcesWithoutOverlap() async throws {
+        let dir = TemporaryDirectory("static-partition")
+        let resources = (0..<40).map { "snmp://10.0.0.\($0)" }
+        let source = PollingSource(name: "hw", interval: 60, meters: ["m1"], resources: resources)
+        var polled: [Set<String>] = []
+        var partitioners: [Partitioner] = []
+        for id in ["agent-a", "agent-b"] {
+            let membership = FileMembership(directory: dir.path, memberID: id, timeout: 10, logger: Logger(label: id))
+            partitioners.append(Partitioner(membership: membership, logger: Logger(label: id)))
+        }
+        let group = "central-\(StableHash.ofSet(resources))"
+        for p in partitioners { await p.prepare(groups: [group]) }
+        for p in partitioners {
+            let pollster = RecordingPollster("m1")
+            let m = PollingManager(polling: PollingConfig(file: "p.yaml", sources: [source]),
+                                   families: [TestFamily(pollsters: [pollster], discoverers: [])],
+                                   batchSize: 50, jitter: 0, partitioner: p, groupPrefix: "central",
+                                   consumer: { _ in }, logger: Logger(label: "m"))
+            #expect(m.partitioningGroups == [group])
+            await m.runOnce()
+            polled.append(Set(pollster.calls.withLock { $0.flatMap { $0 } }))
+        }
+        #expect(polled[0].isDisjoint(with: polled[1]))
+        #expect(polled[0].union(polled[1]) == Set(resources))
+        #expect(!polled[0].isEmpty && !polled[1].isEmpty)
+        // The same split as tooz's ring over the two members.
+        let ring = HashRing(members: ["agent-a", "agent-b"])
+        #expect(polled[0] == Set(resources.filter { ring.owns("agent-a", key: $0) }))
+        for p in partitioners { await p.stop() }
     }
 }
