@@ -12,6 +12,7 @@ let benchmarks: [String: (ArraySlice<String>) async throws -> Void] = [
     "ring": RingBenchmark.run,
     "http": HTTPBenchmark.run,
     "failover": FailoverBenchmark.run,
+    "compute": ComputeBenchmark.run,
 ]
 
 let args = CommandLine.arguments.dropFirst()

@@ -147,11 +147,13 @@ struct DomainPlan: Sendable {
             s.memory = try? conn.memoryStats(d)
         }
         let haveBlocks = s.bulk["block.count"] != nil
-        if !haveBlocks || !bulkOK {
-            for disk in di.instance.disks {
-                if needs.contains(.blockStats), running, let b = try? conn.blockStats(d, device: disk.device) { s.blocks[disk.device] = b }
-                if needs.contains(.blockInfo), let b = try? conn.blockInfo(d, device: disk.device) { s.blockInfo[disk.device] = b }
+        for disk in di.instance.disks {
+            if needs.contains(.blockStats), running, !haveBlocks || !bulkOK, let b = try? conn.blockStats(d, device: disk.device) {
+                s.blocks[disk.device] = b
             }
+            // Sizes always come from virDomainGetBlockInfo, as in Ceilometer: for a qcow2 in use, bulk
+            // stats report the highest written offset as "allocation", not the bytes on disk.
+            if needs.contains(.blockInfo), let b = try? conn.blockInfo(d, device: disk.device) { s.blockInfo[disk.device] = b }
         }
         if needs.contains(.interfaces), running, s.bulk["net.count"] == nil || !bulkOK {
             for iface in di.instance.interfaces {
