@@ -100,12 +100,12 @@ urls() { # count, black-holed count
 # 4. Nephometer.
 for n in $SIZES; do
   urls "$n" > "$W/urls.$n"
-  "$BENCH" snmp --urls "$W/urls.$n" --cycles "$CYCLES" --label "nephometer" | tee -a "$W/results.txt"
+  "$BENCH" snmp --urls "$W/urls.$n" --cycles "$CYCLES" --window "${WINDOW:-200}" --label "nephometer" | tee -a "$W/results.txt"
 done
 for n in $PEER_SIZES; do
   b=$((n / 10)); urls $((n - b)) > "$W/urls.live.$n"; urls "$n" "$b" > "$W/urls.hole.$n"
-  "$BENCH" snmp --urls "$W/urls.live.$n" --cycles "$CYCLES" --label "nephometer-live-only" | tee -a "$W/results.txt"
-  "$BENCH" snmp --urls "$W/urls.hole.$n" --cycles "$CYCLES" --label "nephometer-10%-black-holed" | tee -a "$W/results.txt"
+  "$BENCH" snmp --urls "$W/urls.live.$n" --cycles "$CYCLES" --window "${WINDOW:-200}" --label "nephometer-live-only" | tee -a "$W/results.txt"
+  "$BENCH" snmp --urls "$W/urls.hole.$n" --cycles "$CYCLES" --window "${WINDOW:-200}" --label "nephometer-10%-black-holed" | tee -a "$W/results.txt"
 done
 
 # 5. The peer: collectd's snmp plugin, same OIDs (one Data block per scalar, GETNEXT tables), same hosts.
