@@ -68,7 +68,11 @@ public enum PythonFloat {
         if value.isNaN { return "nan" }
         if value.isInfinite { return value < 0 ? "-inf" : "inf" }
         if value == 0 { return value.sign == .minus ? "-0.0" : "0.0" }
-        // Swift's description is also shortest round-trip; take its digits and exponent.
+        // Swift's description is also the shortest round-trip form, and it switches to exponent notation
+        // earlier than Python does (at 2^53 and below 1e-4 alike), so a positional description is
+        // already Python's repr.
+        let description = value.description
+        if !description.utf8.contains(UInt8(ascii: "e")) { return description }
         let (negative, digits, decimalPoint) = shortestDigits(value)
         var out = negative ? "-" : ""
         if decimalPoint > -4 && decimalPoint <= 16 {
@@ -94,7 +98,7 @@ public enum PythonFloat {
     /// Decomposes `value` into sign, significant digits (no leading/trailing zeros) and the position of
     /// the decimal point relative to the first digit (Python's `decpt`).
     static func shortestDigits(_ value: Double) -> (Bool, String, Int) {
-        let text = "\(value.magnitude)"
+        let text = value.magnitude.description
         var mantissa = Substring(text)
         var exponent = 0
         if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {

@@ -73,7 +73,7 @@ public final class MeterMessageEncoder {
             pair("timestamp", optional(s.timestamp))
             pair("user_id", optional(s.userID))
             pair("user_name", optional(s.userName))
-            mac.update(data: input)
+            input.withUnsafeBytes { mac.update(data: $0) }
             signature.reserveCapacity(64)
             for b in mac.finalize() {
                 let hi = b >> 4, lo = b & 0xf
