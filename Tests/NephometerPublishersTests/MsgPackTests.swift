@@ -80,7 +80,7 @@ import TestSupport
             switch abs(n) % (depth > 4 ? 7 : 9) {
             case 0: return .null
             case 1: return .bool(n % 2 == 0)
-            case 2: return .number(.int(Int64(n) * 1_000_003 * (n % 3 == 0 ? 1_000_000_007 : 1)))
+            case 2: return .number(.int(Int64(n) &* 1_000_003 &* (n % 3 == 0 ? 1_000_000_007 : 1)))
             case 3: return .number(.uint(UInt64(Int64.max) + UInt64(abs(n))))
             case 4: return .double(Double(n) / 7.0)
             case 5: return .string(String(repeating: "é☃x", count: abs(n) % 40))
