@@ -101,12 +101,13 @@ final class ReceiverProcess {
         })
         second.signal(SIGTERM)
         #expect(second.wait(timeout: 20) == 0)
+        // Stopping the receiver flushes its output: then every sample it accepted is in the file.
+        let summary = receiver.stop()
+        #expect(summary.contains("rejected 0"))
         let received = receiver.samples.compactMap { $0["id"]?.stringValue }
         #expect(received.count == Set(received).count)
         let polledAfter = Set(second.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0))["id"]?.stringValue })
         #expect(Set(received) == polledBeforeKill.union(polledAfter))
-        let summary = receiver.stop()
-        #expect(summary.contains("rejected 0"))
     }
 
     @Test func badInputToTheReceiverIsCountedNotFatal() throws {
