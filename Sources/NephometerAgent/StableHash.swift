@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NephometerCore
 
 /// Stable names for groups of static resources: unlike Ceilometer's `hash(frozenset(...))`, which Python
 /// salts per process, every agent computes the same value for the same set.
@@ -8,6 +9,6 @@ public enum StableHash {
     public static func ofSet(_ items: [String]) -> String {
         let joined = Set(items).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.joined(separator: "\n")
         let digest = SHA256.hash(data: Array(joined.utf8))
-        return digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(digest.prefix(8))
     }
 }

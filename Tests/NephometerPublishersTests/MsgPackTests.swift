@@ -7,7 +7,7 @@ import TestSupport
 
 @Suite struct MsgPackTests {
     func hex(_ v: MetadataValue) throws -> String {
-        try MsgPackEncoder.encode(v).map { String(format: "%02x", $0) }.joined()
+        Hex.string(try MsgPackEncoder.encode(v))
     }
 
     @Test func integersUseTheSmallestFormat() throws {

@@ -89,12 +89,7 @@ public final class SNMPDaemon: @unchecked Sendable {
     }
 
     /// A UDP port on 127.0.0.1 nothing is bound to right now.
-    public static func freeUDPPort() throws -> Int {
-        let s = BoundUDPSocket.open()
-        guard let s else { throw StartFailure(description: "cannot bind a UDP socket on 127.0.0.1") }
-        defer { s.close() }
-        return s.port
-    }
+    public static func freeUDPPort() throws -> Int { try FreePort.udp() }
 
     public var isRunning: Bool { pid > 0 && kill(pid, 0) == 0 }
 

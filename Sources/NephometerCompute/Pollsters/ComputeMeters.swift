@@ -33,7 +33,7 @@ public struct ComputeMeter: Sendable {
 public enum ComputeMeters {
     static func mib(_ kib: UInt64) -> Number { .double(Double(kib) / 1024) }
 
-    static func memory(_ name: String, stat: String, needsRunning: Bool = true) -> ComputeMeter {
+    static func memory(_ name: String, stat: String) -> ComputeMeter {
         ComputeMeter(name: name, type: .gauge, unit: "MiB", needs: [.memory], reportsWhenStopped: false) { _, s in
             guard let v = s.memoryStat(stat) else { return .unavailable("no '\(stat)' memory statistic (is the guest's balloon driver running with a stats period?)") }
             return .single(mib(v))

@@ -23,7 +23,7 @@ public actor FileMembership: Membership {
     }
 
     public static func sha1(_ s: String) -> String {
-        Insecure.SHA1.hash(data: Array(s.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(Insecure.SHA1.hash(data: Array(s.utf8)))
     }
 
     private func groupDir(_ g: String) -> String { "\(directory)/groups/\(Self.sha1(g))" }

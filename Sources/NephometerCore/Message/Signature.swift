@@ -63,16 +63,7 @@ public enum Signature {
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    static func hexString<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in bytes { out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 0xF)]) }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func hexString(_ mac: HashedAuthenticationCode<SHA256>) -> String {
-        mac.withUnsafeBytes { hexString($0) }
+        mac.withUnsafeBytes { Hex.string($0) }
     }
 }

@@ -13,7 +13,7 @@ public enum SHA224 {
     ]
 
     public static func hexDigest(_ text: String) -> String {
-        Signature.hexString(digest(Array(text.utf8)))
+        Hex.string(digest(Array(text.utf8)))
     }
 
     public static func digest(_ message: [UInt8]) -> [UInt8] {

@@ -71,7 +71,7 @@ public actor HTTPPublisher: Publisher {
     }
 
     static func spoolName(_ url: String) -> String {
-        SHA256.hash(data: Array(url.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Array(url.utf8)).prefix(8))
     }
 
     public func publish(_ samples: [Sample]) async {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NephometerCore
 
 /// The options of an `http(s)://` publisher URL, split as Ceilometer splits them: its own options are
 /// removed, every other query parameter stays in the target URL, `user:pass@` becomes Basic auth.
@@ -85,6 +86,6 @@ public enum HTTPSignature {
     /// Hex HMAC-SHA256 of the body with the secret.
     public static func header(_ body: [UInt8], secret: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8)))
-        return mac.map { String(format: "%02x", $0) }.joined()
+        return Hex.string(mac)
     }
 }
