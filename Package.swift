@@ -37,6 +37,8 @@ let package = Package(
 
         // sendmmsg/recvmmsg (need _GNU_SOURCE, which Swift's Glibc module does not set).
         .target(name: "CNephometerNet", path: "Sources/CNephometerNet"),
+        // HMAC-SHA256 without allocation, on the CPU's SHA extensions when present (UDP signing).
+        .target(name: "CNephometerHMAC", path: "Sources/CNephometerHMAC"),
 
         // Sample model, meter message and signature, JSON, the pollster contract.
         .target(
@@ -63,7 +65,7 @@ let package = Package(
         // Publishers: file, udp, http (with spool); msgpack codec.
         .target(
             name: "NephometerPublishers",
-            dependencies: ["NephometerCore", "CNephometerNet",
+            dependencies: ["NephometerCore", "CNephometerNet", "CNephometerHMAC",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
@@ -156,7 +158,7 @@ let package = Package(
                     dependencies: ["NephometerPipeline", "TestSupport",
                                    .product(name: "PropertyBased", package: "swift-property-based")],
                     swiftSettings: strict),
-        .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "NephometerReceiver", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
+        .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "CNephometerHMAC", .product(name: "Crypto", package: "swift-crypto"), "NephometerReceiver", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
         .testTarget(name: "NephometerComputeTests", dependencies: ["NephometerCompute", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerHardwareTests", dependencies: ["NephometerHardware", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerCoordinationTests", dependencies: ["NephometerCoordination", "TestSupport"], swiftSettings: strict),

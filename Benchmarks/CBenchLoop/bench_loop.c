@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include "bench_loop.h"
 
-double bench_sendmmsg_loop(int port, size_t size, long count) {
+double bench_sendmmsg_loop(int port, size_t size, long count, int batch) {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
@@ -18,7 +18,9 @@ double bench_sendmmsg_loop(int port, size_t size, long count) {
     connect(fd, (struct sockaddr *)&a, sizeof a);
     int sndbuf = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    enum { BATCH = 64 };
+    enum { BATCH = 256 };
+    if (batch < 1) batch = 1;
+    if (batch > BATCH) batch = BATCH;
     unsigned char *buf = malloc(size * BATCH);
     memset(buf, 0xa5, size * BATCH);
     struct iovec iov[BATCH];
@@ -34,7 +36,7 @@ double bench_sendmmsg_loop(int port, size_t size, long count) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long sent = 0;
     while (sent < count) {
-        int n = sendmmsg(fd, msgs, BATCH, 0);
+        int n = sendmmsg(fd, msgs, (unsigned)batch, 0);
         if (n > 0) sent += n;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);

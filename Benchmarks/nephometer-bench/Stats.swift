@@ -30,4 +30,15 @@ func option(_ args: ArraySlice<String>, _ name: String, default value: Int) -> I
     return v
 }
 
+func option(_ args: ArraySlice<String>, _ name: String, default value: String) -> String {
+    guard let i = args.firstIndex(of: "--\(name)"), i + 1 < args.endIndex else { return value }
+    return args[i + 1]
+}
+
 func format(_ v: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", v) }
+
+/// A bad benchmark option.
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

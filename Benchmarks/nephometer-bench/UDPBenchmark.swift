@@ -12,26 +12,28 @@ enum UDPBenchmark {
         let count = option(args, "samples", default: 200_000)
         let runs = option(args, "runs", default: 5)
         let batch = option(args, "batch", default: 50)
+        // blocking: the receiver sleeps in recvmmsg, and on loopback the sender's syscall pays for
+        // waking it (more often the slower the sender). polling: the receiver spins on MSG_DONTWAIT and
+        // is never woken, closer to a sender whose receiver is on another host.
+        let receiver = option(args, "receiver", default: "polling")
+        guard receiver == "polling" || receiver == "blocking" else { throw BenchError("--receiver polling|blocking") }
         LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
-        let sink = try Drain()
+        let sink = try Drain(polling: receiver == "polling")
         let samples = BenchSamples.compute(count)
         let size = try MeterMessageEncoder.datagram(samples[0], secret: "bench-secret").count
+        // The pipeline hands the publisher arrays of samples: build them before the clock starts.
+        let batches = stride(from: 0, to: samples.count, by: batch).map { Array(samples[$0..<min($0 + batch, samples.count)]) }
         var ours: [Double] = [], ceiling: [Double] = []
         for _ in 0..<runs {
             let p = try UDPPublisher(url: try PublisherURL("udp://127.0.0.1:\(sink.port)"), secret: "bench-secret", logger: Logger(label: "b"))
             let start = DispatchTime.now().uptimeNanoseconds
-            var i = 0
-            while i < samples.count {
-                let end = min(i + batch, samples.count)
-                await p.publish(Array(samples[i..<end]))
-                i = end
-            }
+            for b in batches { await p.publish(b) }
             ours.append(Double(samples.count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-            let seconds = bench_sendmmsg_loop(Int32(sink.port), size, count)
+            let seconds = bench_sendmmsg_loop(Int32(sink.port), size, count, Int32(batch))
             ceiling.append(Double(count) / seconds)
         }
         let o = Stats(values: ours), c = Stats(values: ceiling)
-        print("udp publisher: \(count) signed samples (\(size)-byte datagrams), batches of \(batch), \(runs) runs")
+        print("udp publisher: \(count) signed samples (\(size)-byte datagrams), batches of \(batch), \(receiver) receiver, \(runs) runs")
         print("  nephometer UDPPublisher: median \(format(o.median)) samples/s (min \(format(o.min)), max \(format(o.max)))")
         print("  bare C sendmmsg loop:    median \(format(c.median)) datagrams/s (min \(format(c.min)), max \(format(c.max)))")
         print("  ratio: \(format(o.median / c.median * 100, 1)) % of the ceiling; receiver drained \(sink.received) datagrams")
@@ -45,7 +47,7 @@ final class Drain: @unchecked Sendable {
     private let counter = Counter()
     var received: Int { counter.value }
 
-    init() throws {
+    init(polling: Bool) throws {
         let sock = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         fd = sock
         var rcv: Int32 = 16 << 20
@@ -64,7 +66,7 @@ final class Drain: @unchecked Sendable {
             while true {
                 let n = buffers.withUnsafeMutableBufferPointer { b in
                     lengths.withUnsafeMutableBufferPointer { l in
-                        nephometer_recvmmsg(sock, b.baseAddress, 2048, 64, l.baseAddress, 0)
+                        nephometer_recvmmsg(sock, b.baseAddress, 2048, 64, l.baseAddress, polling ? Int32(MSG_DONTWAIT) : 0)
                     }
                 }
                 if n > 0 { counter.add(Int(n)) }

@@ -6,12 +6,16 @@
 
 #define BATCH 256
 
-int nephometer_sendmmsg(int fd, const struct iovec *datagrams, unsigned int count) {
+int nephometer_sendmmsg_packed(int fd, const unsigned char *base, size_t start, const size_t *ends, unsigned int count) {
     struct mmsghdr headers[BATCH];
+    struct iovec iov[BATCH];
     if (count > BATCH) count = BATCH;
     memset(headers, 0, sizeof(struct mmsghdr) * count);
     for (unsigned int i = 0; i < count; i++) {
-        headers[i].msg_hdr.msg_iov = (struct iovec *)&datagrams[i];
+        iov[i].iov_base = (void *)(base + start);
+        iov[i].iov_len = ends[i] - start;
+        start = ends[i];
+        headers[i].msg_hdr.msg_iov = &iov[i];
         headers[i].msg_hdr.msg_iovlen = 1;
     }
     return sendmmsg(fd, headers, count, 0);

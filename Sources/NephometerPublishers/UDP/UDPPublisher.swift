@@ -49,22 +49,17 @@ public actor UDPPublisher: Publisher {
 
     public func publish(_ samples: [Sample]) async {
         guard !samples.isEmpty else { return }
-        var datagrams: [[UInt8]] = []
-        datagrams.reserveCapacity(samples.count)
-        for s in samples {
-            do {
-                datagrams.append(try encoder.encode(s))
-            } catch {
-                unencodable += 1
-                logger.warning("Unable to send sample over UDP: \(s.name) of \(s.resourceID) (id \(s.id)): \(error); \(unencodable) sample(s) not encodable so far")
-            }
+        encoder.encodeBatch(samples) { s, error in
+            unencodable += 1
+            logger.warning("Unable to send sample over UDP: \(s.name) of \(s.resourceID) (id \(s.id)): \(error); \(unencodable) sample(s) not encodable so far")
         }
-        guard let socket = openSocket() else { return }
-        let result = socket.send(datagrams)
+        let count = encoder.ends.count
+        guard count > 0, let socket = openSocket() else { return }
+        let result = socket.send(encoder.output.bytes, ends: encoder.ends)
         sent += result.sent
         if let error = result.error {
-            sendFailures += datagrams.count - result.sent
-            once.log(logger, .warning, key: "send", "udp publisher \(displayURL): \(datagrams.count - result.sent) datagram(s) not sent: \(error)")
+            sendFailures += count - result.sent
+            once.log(logger, .warning, key: "send", "udp publisher \(displayURL): \(count - result.sent) datagram(s) not sent: \(error)")
         } else {
             once.clear("send")
         }

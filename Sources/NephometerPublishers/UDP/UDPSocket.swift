@@ -39,36 +39,29 @@ final class UDPSocket: @unchecked Sendable {
 
     deinit { Foundation.close(fd) }
 
-    /// Sends every datagram; returns how many went out and the error that stopped the rest.
-    func send(_ datagrams: [[UInt8]]) -> (sent: Int, error: String?) {
-        var sent = 0
+    /// Sends every datagram of `packed` (back to back; datagram `i` ends at `ends[i]`); returns how
+    /// many went out and the error that stopped the rest.
+    func send(_ packed: UnsafeRawBufferPointer, ends: [Int]) -> (sent: Int, error: String?) {
+        guard let base = packed.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return (0, nil) }
         let chunk = 256
         var index = 0
-        while index < datagrams.count {
-            let end = min(index + chunk, datagrams.count)
-            let n = sendBatch(datagrams[index..<end])
-            if n < 0 {
-                let e = errno
-                if e == EINTR { continue }
-                // An ICMP "port unreachable" from an earlier datagram: the receiver is down; not our batch's fault.
-                if e == ECONNREFUSED { continue }
-                return (sent, String(cString: strerror(e)))
+        return ends.withUnsafeBufferPointer { ends in
+            guard let endsBase = ends.baseAddress else { return (0, nil) }
+            while index < ends.count {
+                let count = min(chunk, ends.count - index)
+                let start = index == 0 ? 0 : ends[index - 1]
+                let n = nephometer_sendmmsg_packed(fd, base, start, endsBase + index, UInt32(count))
+                if n < 0 {
+                    let e = errno
+                    if e == EINTR { continue }
+                    // An ICMP "port unreachable" from an earlier datagram: the receiver is down; not our batch's fault.
+                    if e == ECONNREFUSED { continue }
+                    return (index, String(cString: strerror(e)))
+                }
+                if n == 0 { return (index, "sendmmsg sent nothing") }
+                index += Int(n)
             }
-            sent += Int(n)
-            index += Int(n)
-            if n == 0 { return (sent, "sendmmsg sent nothing") }
-        }
-        return (sent, nil)
-    }
-
-    private func sendBatch(_ batch: ArraySlice<[UInt8]>) -> Int32 {
-        var iovecs: [iovec] = []
-        iovecs.reserveCapacity(batch.count)
-        return withExtendedLifetime(batch) {
-            for d in batch {
-                d.withUnsafeBufferPointer { iovecs.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)) }
-            }
-            return nephometer_sendmmsg(fd, iovecs, UInt32(iovecs.count))
+            return (index, nil)
         }
     }
 }
