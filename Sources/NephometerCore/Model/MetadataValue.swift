@@ -64,7 +64,9 @@ public struct MetadataObject: Sendable, Hashable, Sequence, ExpressibleByDiction
 
     public subscript(key: String) -> MetadataValue? {
         get {
-            for e in entries where e.key == key { return e.value }
+            // Comparing lengths first skips most keys without a string comparison.
+            let n = key.utf8.count
+            for e in entries where e.key.utf8.count == n && e.key == key { return e.value }
             return nil
         }
         set {

@@ -35,19 +35,35 @@ public enum MessageID {
 
     /// A version-8 UUID derived from `id` and `tag` (stable across processes).
     public static func derived(from id: String, tag: String) -> String {
-        var h1: UInt64 = 0xcbf29ce484222325
-        var h2: UInt64 = 0x84222325cbf29ce4
-        for byte in tag.utf8 { h1 = (h1 ^ UInt64(byte)) &* 0x100000001b3; h2 = (h2 ^ UInt64(byte)) &* 0x100000001b3 &+ 7 }
-        h1 = (h1 ^ 0xff) &* 0x100000001b3
-        for byte in id.utf8 { h1 = (h1 ^ UInt64(byte)) &* 0x100000001b3; h2 = (h2 ^ UInt64(byte)) &* 0x100000001b3 &+ 7 }
-        return format(mix(h1), mix(h2 ^ h1), version: 8)
+        derived(from: id, salt: fold(0, tagHash: tagHash(tag)))
     }
 
-    /// A version-8 UUID derived from `id` and an accumulated derivation salt.
+    /// A version-8 UUID derived from `id` and an accumulated derivation salt (stable across processes).
     public static func derived(from id: String, salt: UInt64) -> String {
-        var h1: UInt64 = 0xcbf29ce484222325 ^ salt
-        var h2: UInt64 = 0x84222325cbf29ce4 &+ salt
-        for byte in id.utf8 { h1 = (h1 ^ UInt64(byte)) &* 0x100000001b3; h2 = (h2 ^ UInt64(byte)) &* 0x100000001b3 &+ 7 }
+        var id = id
+        let (h1, h2) = id.withUTF8 { bytes -> (UInt64, UInt64) in
+            // Eight bytes at a time, two independent multiply chains (an id is 36 bytes: five steps).
+            let raw = UnsafeRawBufferPointer(bytes)
+            var h1: UInt64 = 0xcbf29ce484222325 ^ salt
+            var h2: UInt64 = 0x84222325cbf29ce4 &+ salt
+            var i = 0
+            while i <= raw.count {
+                var w: UInt64
+                if i + 8 <= raw.count {
+                    w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                } else {
+                    // The tail, with its length in the top byte.
+                    w = UInt64(raw.count - i) << 56
+                    var shift: UInt64 = 0
+                    for j in i..<raw.count { w |= UInt64(raw[j]) << shift; shift += 8 }
+                }
+                let x1 = (h1 ^ w) &* 0x9e3779b97f4a7c15, x2 = (h2 ^ w) &* 0xc2b2ae3d27d4eb4f
+                h1 = (x1 << 29) | (x1 >> 35)
+                h2 = (x2 << 31) | (x2 >> 33)
+                i += 8
+            }
+            return (h1, h2)
+        }
         return format(mix(h1), mix(h2 ^ h1), version: 8)
     }
 
@@ -77,20 +93,25 @@ public enum MessageID {
         let a = (hi & 0xffff_ffff_ffff_0fff) | (version << 12)
         let b = (lo & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000
         return String(unsafeUninitializedCapacity: 36) { buf in
-            var i = 0
-            func put(_ v: UInt64, _ nibbles: Int) {
-                for k in stride(from: nibbles - 1, through: 0, by: -1) {
-                    let d = UInt8((v >> (UInt64(k) * 4)) & 0xf)
-                    buf[i] = d < 10 ? 0x30 + d : 0x57 + d
-                    i += 1
-                }
-            }
-            put(a >> 32, 8); buf[i] = 0x2d; i += 1
-            put((a >> 16) & 0xffff, 4); buf[i] = 0x2d; i += 1
-            put(a & 0xffff, 4); buf[i] = 0x2d; i += 1
-            put(b >> 48, 4); buf[i] = 0x2d; i += 1
-            put(b & 0xffff_ffff_ffff, 12)
+            // 8-4-4-4-12 hex digits: a's 16 nibbles then b's, most significant first.
+            var o = 0
+            var k: UInt64 = 64
+            while k > 32 { k &-= 4; buf[o] = hexDigit(a, k); o &+= 1 }
+            buf[o] = 0x2d; o &+= 1
+            while k > 16 { k &-= 4; buf[o] = hexDigit(a, k); o &+= 1 }
+            buf[o] = 0x2d; o &+= 1
+            while k > 0 { k &-= 4; buf[o] = hexDigit(a, k); o &+= 1 }
+            buf[o] = 0x2d; o &+= 1
+            k = 64
+            while k > 48 { k &-= 4; buf[o] = hexDigit(b, k); o &+= 1 }
+            buf[o] = 0x2d; o &+= 1
+            while k > 0 { k &-= 4; buf[o] = hexDigit(b, k); o &+= 1 }
             return 36
         }
+    }
+
+    @inline(__always) private static func hexDigit(_ v: UInt64, _ shift: UInt64) -> UInt8 {
+        let d = UInt8(truncatingIfNeeded: v &>> shift) & 0xf
+        return d &+ (d < 10 ? 0x30 : 0x57)
     }
 }

@@ -8,54 +8,62 @@ enum Arithmetic {
         return .double(-x.doubleValue)
     }
 
+    /// The binary arithmetic operators, by their spelling in expressions.
+    enum Op: String, Sendable {
+        case add = "+", subtract = "-", multiply = "*", divide = "/", floorDivide = "//", modulo = "%", power = "**"
+    }
+
     static func apply(_ op: String, _ x: Number, _ y: Number) throws(Expression.EvaluationError) -> Number {
+        guard let o = Op(rawValue: op) else { throw Expression.EvaluationError("unknown operator \(op)") }
+        return try apply(o, x, y)
+    }
+
+    static func apply(_ op: Op, _ x: Number, _ y: Number) throws(Expression.EvaluationError) -> Number {
         if case .int(let a) = x, case .int(let b) = y {
             switch op {
-            case "+": let (r, o) = a.addingReportingOverflow(b); if !o { return .int(r) }
-            case "-": let (r, o) = a.subtractingReportingOverflow(b); if !o { return .int(r) }
-            case "*": let (r, o) = a.multipliedReportingOverflow(by: b); if !o { return .int(r) }
-            case "//":
+            case .add: let (r, o) = a.addingReportingOverflow(b); if !o { return .int(r) }
+            case .subtract: let (r, o) = a.subtractingReportingOverflow(b); if !o { return .int(r) }
+            case .multiply: let (r, o) = a.multipliedReportingOverflow(by: b); if !o { return .int(r) }
+            case .floorDivide:
                 guard b != 0 else { throw Expression.EvaluationError("integer division by zero") }
                 if !(a == Int64.min && b == -1) {
                     var q = a / b
                     if (a % b != 0) && ((a < 0) != (b < 0)) { q -= 1 }
                     return .int(q)
                 }
-            case "%":
+            case .modulo:
                 guard b != 0 else { throw Expression.EvaluationError("modulo by zero") }
                 if !(a == Int64.min && b == -1) {
                     var r = a % b
                     if r != 0 && ((r < 0) != (b < 0)) { r += b }
                     return .int(r)
                 }
-            case "**":
+            case .power:
                 if b >= 0, let r = intPow(a, b) { return .int(r) }
-            default: break
+            case .divide: break
             }
         }
         let a = x.doubleValue, b = y.doubleValue
         switch op {
-        case "+": return .double(a + b)
-        case "-": return .double(a - b)
-        case "*": return .double(a * b)
-        case "/":
+        case .add: return .double(a + b)
+        case .subtract: return .double(a - b)
+        case .multiply: return .double(a * b)
+        case .divide:
             guard b != 0 else { throw Expression.EvaluationError("division by zero") }
             return .double(a / b)
-        case "//":
+        case .floorDivide:
             guard b != 0 else { throw Expression.EvaluationError("division by zero") }
             return .double((a / b).rounded(.down))
-        case "%":
+        case .modulo:
             guard b != 0 else { throw Expression.EvaluationError("modulo by zero") }
             var r = a.truncatingRemainder(dividingBy: b)
             if r != 0 && ((r < 0) != (b < 0)) { r += b }
             return .double(r)
-        case "**":
+        case .power:
             if a == 0 && b < 0 { throw Expression.EvaluationError("zero to a negative power") }
             let r = pow(a, b)
             guard !r.isNaN || a.isNaN || b.isNaN else { throw Expression.EvaluationError("\(a) ** \(b) is not a real number") }
             return .double(r)
-        default:
-            throw Expression.EvaluationError("unknown operator \(op)")
         }
     }
 

@@ -11,6 +11,7 @@ import NephometerCore
 public struct Expression: Sendable, Hashable, CustomStringConvertible {
     public let source: String
     let root: Node
+    let program: ExpressionProgram
 
     indirect enum Node: Sendable, Hashable {
         case number(Number)
@@ -33,6 +34,7 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         self.source = source
         var p = ExpressionParser(source)
         root = Self.fold(try p.parseAll())
+        program = ExpressionProgram(root)
     }
 
     /// Evaluates constant subexpressions once, at load time (`10**9` in a scale).
@@ -75,11 +77,16 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
 
     /// Evaluates with `lookup` resolving dotted paths. Throws on type errors and division by zero.
     public func evaluate(_ lookup: (ArraySlice<String>) -> ExpressionValue) throws(EvaluationError) -> ExpressionValue {
-        try withoutActuallyEscaping(lookup) { (l) throws(EvaluationError) -> ExpressionValue in try Self.eval(root, ClosureScope(lookup: l)) }
+        try withoutActuallyEscaping(lookup) { (l) throws(EvaluationError) -> ExpressionValue in try program.run(ClosureScope(lookup: l)) }
     }
 
     /// Evaluates in `scope`, which resolves dotted paths.
     public func evaluate<S: ExpressionScope>(in scope: S) throws(EvaluationError) -> ExpressionValue {
+        try program.run(scope)
+    }
+
+    /// Evaluates by walking the syntax tree: the reference semantics the compiled program is tested against.
+    func evaluateByTree<S: ExpressionScope>(in scope: S) throws(EvaluationError) -> ExpressionValue {
         try Self.eval(root, scope)
     }
 
@@ -89,7 +96,7 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
     }
 
     public func number<S: ExpressionScope>(in scope: S) throws(EvaluationError) -> Number {
-        try Self.numeric(try Self.eval(root, scope))
+        try Self.numeric(try program.run(scope))
     }
 
     static func numeric(_ v: ExpressionValue) throws(EvaluationError) -> Number {
@@ -208,6 +215,8 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
 /// Resolves the dotted names of an expression (`volume`, `resource_metadata.cpu_number`).
 public protocol ExpressionScope {
     func lookup(_ path: ArraySlice<String>) -> ExpressionValue
+    /// The same lookup with the path's root classified at compile time (has a default).
+    func lookup(resolved path: ResolvedPath) -> ExpressionValue
 }
 
 struct ClosureScope: ExpressionScope {
@@ -247,6 +256,12 @@ public enum ExpressionValue: Sendable, Hashable {
         case .missing: return "a missing value"
         case .object: return "a mapping"
         }
+    }
+
+    /// Resolves a path inside a metadata object (`cpu_number` of `resource_metadata`).
+    public static func from(_ object: MetadataObject, path: ArraySlice<String>) -> ExpressionValue {
+        guard let first = path.first else { return .object(object) }
+        return from(object[first], path: path.dropFirst())
     }
 
     /// Resolves the rest of a path inside a metadata value.

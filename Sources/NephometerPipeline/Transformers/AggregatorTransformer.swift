@@ -57,7 +57,7 @@ final class AggregatorTransformer: Transformer {
 
     init(options: Options) {
         self.options = options
-        converter = Converter(spec: options.spec)
+        converter = Converter(spec: options.spec, tag: "aggregator")
     }
 
     private func key(_ s: Sample) -> String {
@@ -82,7 +82,7 @@ final class AggregatorTransformer: Transformer {
             if s.type == .cumulative {
                 g.sample.volume = scaled
             } else {
-                g.sample.volume = (try? Arithmetic.apply("+", g.sample.volume, scaled)) ?? .double(g.sample.volume.doubleValue + scaled.doubleValue)
+                g.sample.volume = (try? Arithmetic.apply(.add, g.sample.volume, scaled)) ?? .double(g.sample.volume.doubleValue + scaled.doubleValue)
             }
             if options.projectID == .last { g.sample.projectID = s.projectID; g.sample.projectName = s.projectName }
             if options.userID == .last { g.sample.userID = s.userID; g.sample.userName = s.userName }
@@ -90,7 +90,7 @@ final class AggregatorTransformer: Transformer {
             groups[k] = g
         } else {
             var first = s
-            converter.derive(&first, volume: scaled, tag: "aggregator")
+            converter.derive(&first, volume: scaled)
             if options.resourceMetadata == .drop { first.resourceMetadata = MetadataObject() }
             groups[k] = Group(sample: first, count: 1)
             order.append(k)

@@ -78,11 +78,22 @@ struct ConversionSpec: Sendable {
 final class Converter {
     let spec: ConversionSpec
     private let nameMap: RegexMapping?
-    private var tagHashes: [String: UInt64] = [:]
     private let unitMap: RegexMapping?
+    /// The transformer's name, hashed once: it is folded into derived samples' ids.
+    private let tagHash: UInt64
+    /// `spec.scale` taken apart once, so the per-sample path does not copy the enum's payload.
+    let scaleFactor: Number?
+    /// The scale expression's compiled program (one reference to retain per use, not the whole expression).
+    let scaleProgram: ExpressionProgram?
 
-    init(spec: ConversionSpec) {
+    init(spec: ConversionSpec, tag: String) {
         self.spec = spec
+        tagHash = MessageID.tagHash(tag)
+        switch spec.scale {
+        case .factor(let f): scaleFactor = f; scaleProgram = nil
+        case .expression(let e): scaleFactor = nil; scaleProgram = e.program
+        case nil: scaleFactor = nil; scaleProgram = nil
+        }
         func mapping(_ attr: String) -> RegexMapping? {
             guard let from = spec.mapFrom[attr], !from.isEmpty, let to = spec.mapTo[attr], !to.isEmpty else { return nil }
             return RegexMapping(pattern: from, template: to)
@@ -106,14 +117,9 @@ final class Converter {
 
     /// The scale factor applied to `s`: the expression's value, the number, or nil when there is none.
     func scaled(_ s: Sample, base: Number) throws(Expression.EvaluationError) -> Number {
-        switch spec.scale {
-        case nil: return base
-        case .factor(let f):
-            if f.doubleValue == 0 { return base }  // Ceilometer: a falsy scale means no scaling
-            return try Arithmetic.apply("*", base, f)
-        case .expression(let e):
-            return try e.number(in: s)
-        }
+        if let p = scaleProgram { return try p.number(in: s) }
+        guard let f = scaleFactor, f.doubleValue != 0 else { return base }  // Ceilometer: a falsy scale means no scaling
+        return try Arithmetic.apply(.multiply, base, f)
     }
 
     func capped(_ v: Number) -> Number {
@@ -123,14 +129,12 @@ final class Converter {
 
     /// A new sample carrying `volume`, with mapped name and unit and the target type.
     /// Turns `s` into the derived sample in place (its id is derived by the sink at the end of the chain).
-    func derive(_ s: inout Sample, volume: Number, type: SampleType? = nil, tag: String) {
+    func derive(_ s: inout Sample, volume: Number, type: SampleType? = nil) {
         if nameMap != nil || spec.targetName != nil { s.name = mappedName(s) }
         if unitMap != nil || spec.targetUnit != nil { s.unit = mappedUnit(s) }
         s.type = type ?? spec.targetType ?? s.type
         s.volume = capped(volume)
-        let h: UInt64
-        if let known = tagHashes[tag] { h = known } else { h = MessageID.tagHash(tag); tagHashes[tag] = h }
-        s.pendingDerivation = MessageID.fold(s.pendingDerivation, tagHash: h)
+        s.pendingDerivation = MessageID.fold(s.pendingDerivation, tagHash: tagHash)
     }
 }
 

@@ -14,7 +14,7 @@ final class DeltaTransformer: Transformer {
     static let logger = Logger(label: "nephometer.transformer.delta")
 
     init(spec: ConversionSpec, growthOnly: Bool) {
-        converter = Converter(spec: spec)
+        converter = Converter(spec: spec, tag: "delta")
         self.growthOnly = growthOnly
     }
 
@@ -31,13 +31,13 @@ final class DeltaTransformer: Transformer {
         }
         state.set(key, current, now: now)
         let delta: Number
-        do { delta = try Arithmetic.apply("-", current.volume, prev.volume) } catch { return false }
+        do { delta = try Arithmetic.apply(.subtract, current.volume, prev.volume) } catch { return false }
         if growthOnly && delta.doubleValue < 0 {
             Self.logger.debug("delta: negative delta of \(s.name) for \(s.resourceID) dropped (growth_only)")
             return false
         }
         let unit = s.unit
-        converter.derive(&s, volume: delta, type: .delta, tag: "delta")
+        converter.derive(&s, volume: delta, type: .delta)
         s.unit = unit
         return true
     }

@@ -21,50 +21,67 @@ final class RateOfChangeTransformer: Transformer {
     var state = StateTable<SeriesKey, Previous>()
     static let logger = Logger(label: "nephometer.transformer.rate_of_change")
 
-    init(spec: ConversionSpec) { converter = Converter(spec: spec) }
+    init(spec: ConversionSpec) { converter = Converter(spec: spec, tag: "rate_of_change") }
 
-    func handle(_ s: inout Sample, now: Double) -> Bool {
-        let key = SeriesKey(name: s.name, resourceID: s.resourceID)
-        let current = Previous(volume: s.volume.doubleValue, timestamp: s.timestamp, monotonic: s.monotonicTime)
-        guard let prev = state[key] else {
-            state.set(key, current, now: now)
-            Self.logger.debug("rate_of_change: first \(s.name) sample of \(s.resourceID); held as the base")
-            return false
-        }
+    /// What the previous sample of a series says about the current one.
+    enum Step { case first, noTime, outOfOrder, sameInstant, rate(dt: Double) }
+
+    static func step(from prev: Previous?, to current: Previous) -> Step {
+        guard let prev else { return .first }
         let dt: Double
         if let m0 = prev.monotonic, let m1 = current.monotonic {
             dt = m1 - m0
         } else if let t0 = prev.time, let t1 = current.time {
             dt = t1 - t0
         } else {
-            state.set(key, current, now: now)
+            return .noTime
+        }
+        return dt < 0 ? .outOfOrder : dt == 0 ? .sameInstant : .rate(dt: dt)
+    }
+
+    func handle(_ s: inout Sample, now: Double) -> Bool {
+        let current = Previous(volume: s.volume.doubleValue, timestamp: s.timestamp, monotonic: s.monotonicTime)
+        var step = Step.first
+        // One lookup: read the previous sample and keep the current one unless it is out of order or
+        // at the same instant.
+        let previous = state.exchange(SeriesKey(name: s.name, resourceID: s.resourceID), current, now: now) { prev in
+            step = Self.step(from: prev, to: current)
+            switch step {
+            case .outOfOrder, .sameInstant: return false
+            case .first, .noTime, .rate: return true
+            }
+        }
+        let dt: Double
+        switch step {
+        case .first:
+            Self.logger.debug("rate_of_change: first \(s.name) sample of \(s.resourceID); held as the base")
+            return false
+        case .noTime:
             Self.logger.warning("rate_of_change: \(s.name) of \(s.resourceID) has no usable time; dropped")
             return false
-        }
-        if dt < 0 {
+        case .outOfOrder:
             Self.logger.warning("rate_of_change: dropping out-of-order \(s.name) sample of \(s.resourceID)")
             return false
-        }
-        if dt == 0 {
+        case .sameInstant:
             Self.logger.debug("rate_of_change: \(s.name) of \(s.resourceID) at the same instant as the previous one; dropped")
             return false
+        case .rate(let d):
+            dt = d
         }
-        state.set(key, current, now: now)
+        guard let prev = previous else { return false }
         guard converter.applies(to: s) else { return true }
         let delta = (prev.volume <= current.volume || s.type != .cumulative) ? current.volume - prev.volume : current.volume
         let rate = delta / dt
         let factor: Number
         do {
-            switch converter.spec.scale {
-            case nil: factor = .int(1)
-            case .factor(let f): factor = f.doubleValue == 0 ? .int(1) : f
-            case .expression(let e): factor = try e.number(in: s)
-            }
+            if let p = converter.scaleProgram { factor = try p.number(in: s) }
+            else if let f = converter.scaleFactor, f.doubleValue != 0 { factor = f }
+            else { factor = .int(1) }
         } catch {
             Self.logger.warning("rate_of_change: dropping \(s.name) of \(s.resourceID): scale failed: \(error)")
             return false
         }
-        converter.derive(&s, volume: .double(factor.doubleValue * rate), tag: "rate_of_change")
+        converter.derive(&s, volume: .double(factor.doubleValue * rate))
         return true
     }
 

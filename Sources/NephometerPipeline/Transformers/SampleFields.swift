@@ -3,6 +3,14 @@ import NephometerCore
 /// A sample is the scope of transformer expressions (passed borrowed, never copied).
 extension Sample: ExpressionScope {
     public func lookup(_ path: ArraySlice<String>) -> ExpressionValue { SampleFields.value(self, path) }
+
+    public func lookup(resolved path: ResolvedPath) -> ExpressionValue {
+        switch path.root {
+        case .volume: return path.names.count == 1 ? .number(volume) : .missing
+        case .resourceMetadata: return ExpressionValue.from(resourceMetadata, path: path.names.dropFirst())
+        case .other: return SampleFields.value(self, path.names[...])
+        }
+    }
 }
 
 /// Expression access to a sample's fields, as Ceilometer's `Namespace(sample.as_dict())` gives.
@@ -64,6 +72,24 @@ struct StateTable<Key: Hashable, Value> {
         } else {
             entries[key] = Entry(value: value, lastSeen: now, interval: nil)
         }
+    }
+
+    /// One hash lookup for read-then-maybe-write: returns the previous value and, when `store` says so
+    /// for it, replaces it with `value` (a touch, as `set`).
+    mutating func exchange(_ key: Key, _ value: Value, now: Double, store: (Value?) -> Bool) -> Value? {
+        func apply(_ slot: inout Entry?) -> Value? {
+            let previous = slot?.value
+            guard store(previous) else { return previous }
+            if let seen = slot?.lastSeen {
+                if now - seen > 0 { slot?.interval = now - seen }
+                slot?.value = value
+                slot?.lastSeen = now
+            } else {
+                slot = Entry(value: value, lastSeen: now, interval: nil)
+            }
+            return previous
+        }
+        return apply(&entries[key])
     }
 
     /// Keeps the value but does not count as a touch (used when restoring a previous value).
