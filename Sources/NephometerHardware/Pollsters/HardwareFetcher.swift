@@ -67,7 +67,7 @@ final class HardwareFetcher: Sendable {
             return HostRequest(key: key, target: target, scalars: scalars, tables: tables.map(\.spec),
                                repetitions: hints, deadline: deadline)
         }
-        let outcomes = await engine.poll(requests, window: options.maxInFlight)
+        let outcomes = await poll(requests, down: states.map { s in s.inner.withLock { $0.stats.up == false } })
         var out: [String: HostSnapshot] = [:]
         out.reserveCapacity(hosts.count)
         for ((key, target), (state, outcome)) in zip(hosts, zip(states, outcomes)) {
@@ -85,6 +85,23 @@ final class HardwareFetcher: Sendable {
             }
         }
         return out
+    }
+
+    /// Polls hosts that answered last cycle (or are new) `maxInFlight` at a time, and hosts that did not
+    /// in a lane of their own, all at once: a silent host mostly waits on its timers, and in the shared
+    /// window a tenth of the hosts black-holed would hold the answering ones back for
+    /// (silent ÷ window) × timeout × attempts. A host of the second lane that answers is read in full.
+    private func poll(_ requests: [HostRequest], down: [Bool]) async -> [HostOutcome] {
+        let downIndices = down.indices.filter { down[$0] }
+        guard !downIndices.isEmpty else { return await engine.poll(requests, window: options.maxInFlight) }
+        let upIndices = down.indices.filter { !down[$0] }
+        async let up = engine.poll(upIndices.map { requests[$0] }, window: options.maxInFlight)
+        async let silent = engine.poll(downIndices.map { requests[$0] }, window: max(options.maxInFlight, downIndices.count))
+        let (a, b) = await (up, silent)
+        var out = [HostOutcome?](repeating: nil, count: requests.count)
+        for (i, o) in zip(upIndices, a) { out[i] = o }
+        for (i, o) in zip(downIndices, b) { out[i] = o }
+        return out.map { $0 ?? HostOutcome(result: .failure(SNMPFailure(.error, "not polled")), seconds: 0) }
     }
 
     /// Resource keys this family has polled (closed at shutdown).

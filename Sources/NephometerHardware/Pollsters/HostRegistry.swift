@@ -14,6 +14,8 @@ public struct HostStatistics: Sendable, Hashable {
     public var errors = 0
     /// Seconds the last poll took.
     public var lastPollSeconds: Double?
+    /// When the last poll ended (monotonic seconds, `Time.monotonic()`).
+    public var lastPollEnded: Double?
     /// Monotonic seconds when the current outage began.
     public var downSince: Double?
     public var lastError: String?
@@ -60,6 +62,7 @@ final class HostRegistry: Sendable {
             let before = i.stats.downSince
             i.stats.polls += 1
             i.stats.lastPollSeconds = outcome.seconds
+            i.stats.lastPollEnded = outcome.finishedAt
             switch outcome.result {
             case .success:
                 i.stats.up = true

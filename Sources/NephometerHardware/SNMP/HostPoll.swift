@@ -50,8 +50,9 @@ public struct SNMPFailure: Error, Sendable, CustomStringConvertible, Hashable {
     public var description: String { message }
 }
 
-/// The result of one host's poll, with how long it took (seconds).
+/// The result of one host's poll, with how long it took (seconds) and when it ended (monotonic seconds).
 public struct HostOutcome: Sendable {
     public let result: Result<HostReadings, SNMPFailure>
     public let seconds: Double
+    public var finishedAt: Double = 0
 }

@@ -253,7 +253,7 @@ extension SNMPEngine {
             }
         }
         let b = job.batch
-        b.results[job.index] = HostOutcome(result: result, seconds: now - job.started)
+        b.results[job.index] = HostOutcome(result: result, seconds: now - job.started, finishedAt: now)
         b.inFlight -= 1
         b.done += 1
         if b.done == b.requests.count {
