@@ -96,14 +96,4 @@ struct ByteWriter {
         defer { count += n }
         return count
     }
-
-    /// A msgpack str (header and bytes), as `MsgPackEncoder.writeString`.
-    @inline(__always) mutating func appendMsgPackString(_ s: String) {
-        let n = s.utf8.count
-        if n < 32 { append(0xa0 | UInt8(n)) }
-        else if n <= 0xff { append(0xd9); append(UInt8(n)) }
-        else if n <= 0xffff { append(0xda); appendBigEndian(UInt16(n)) }
-        else { append(0xdb); appendBigEndian(UInt32(n)) }
-        appendUTF8(s)
-    }
 }

@@ -134,25 +134,20 @@ public final class MeterMessageEncoder {
         }
         // Every key is a fixstr (shorter than 32 bytes); the map has 15 entries.
         out.append(0x8f)
-        out.append(0xa6); out.append("source"); out.appendMsgPackString(s.source)
-        out.append(0xac); out.append("counter_name"); out.appendMsgPackString(s.name)
-        out.append(0xac); out.append("counter_type"); out.appendMsgPackString(s.type.rawValue)
-        out.append(0xac); out.append("counter_unit"); out.appendMsgPackString(s.unit)
+        out.append(0xa6); out.append("source"); out.msgPackString(s.source)
+        out.append(0xac); out.append("counter_name"); out.msgPackString(s.name)
+        out.append(0xac); out.append("counter_type"); out.msgPackString(s.type.rawValue)
+        out.append(0xac); out.append("counter_unit"); out.msgPackString(s.unit)
         out.append(0xae); out.append("counter_volume")
-        switch s.volume {
-        case .int(let v): out.appendMsgPackInt(v)
-        case .uint(let v): out.appendMsgPackUInt(v)
-        case .double(let v): out.append(0xcb); out.appendBigEndian(v.bitPattern)
-        case .big: break  // rejected above
-        }
-        out.append(0xa7); out.append("user_id"); out.appendMsgPackOptional(s.userID)
-        out.append(0xa9); out.append("user_name"); out.appendMsgPackOptional(s.userName)
-        out.append(0xaa); out.append("project_id"); out.appendMsgPackOptional(s.projectID)
-        out.append(0xac); out.append("project_name"); out.appendMsgPackOptional(s.projectName)
-        out.append(0xab); out.append("resource_id"); out.appendMsgPackString(s.resourceID)
-        out.append(0xa9); out.append("timestamp"); out.appendMsgPackOptional(s.timestamp)
+        try MsgPackEncoder.write(s.volume, into: &out)  // .big was rejected above, before any write
+        out.append(0xa7); out.append("user_id"); out.msgPackOptional(s.userID)
+        out.append(0xa9); out.append("user_name"); out.msgPackOptional(s.userName)
+        out.append(0xaa); out.append("project_id"); out.msgPackOptional(s.projectID)
+        out.append(0xac); out.append("project_name"); out.msgPackOptional(s.projectName)
+        out.append(0xab); out.append("resource_id"); out.msgPackString(s.resourceID)
+        out.append(0xa9); out.append("timestamp"); out.msgPackOptional(s.timestamp)
         out.append(0xb1); out.append("resource_metadata"); out.append(meta.msgpack)
-        out.append(0xaa); out.append("message_id"); out.appendMsgPackString(s.id)
+        out.append(0xaa); out.append("message_id"); out.msgPackString(s.id)
         out.append(0xae); out.append("monotonic_time")
         if let m = s.monotonicTime { out.append(0xcb); out.appendBigEndian(m.bitPattern) } else { out.append(0xc0) }
         out.append(0xb1); out.append("message_signature")
@@ -171,25 +166,11 @@ extension ByteWriter {
         if let s { appendUTF8(s) } else { append("None") }
     }
 
-    @inline(__always) fileprivate mutating func appendMsgPackOptional(_ s: String?) {
-        if let s { appendMsgPackString(s) } else { append(0xc0) }
+    @inline(__always) fileprivate mutating func msgPackString(_ s: String) {
+        MsgPackEncoder.writeString(s, into: &self)
     }
 
-    /// The smallest msgpack integer encoding, as `MsgPackEncoder.writeInt`.
-    @inline(__always) fileprivate mutating func appendMsgPackInt(_ v: Int64) {
-        if v >= 0 { appendMsgPackUInt(UInt64(v)); return }
-        if v >= -32 { append(UInt8(bitPattern: Int8(v))) }
-        else if v >= Int64(Int8.min) { append(0xd0); append(UInt8(bitPattern: Int8(v))) }
-        else if v >= Int64(Int16.min) { append(0xd1); appendBigEndian(Int16(v)) }
-        else if v >= Int64(Int32.min) { append(0xd2); appendBigEndian(Int32(v)) }
-        else { append(0xd3); appendBigEndian(v) }
-    }
-
-    @inline(__always) fileprivate mutating func appendMsgPackUInt(_ v: UInt64) {
-        if v < 128 { append(UInt8(v)) }
-        else if v <= UInt64(UInt8.max) { append(0xcc); append(UInt8(v)) }
-        else if v <= UInt64(UInt16.max) { append(0xcd); appendBigEndian(UInt16(v)) }
-        else if v <= UInt64(UInt32.max) { append(0xce); appendBigEndian(UInt32(v)) }
-        else { append(0xcf); appendBigEndian(v) }
+    @inline(__always) fileprivate mutating func msgPackOptional(_ s: String?) {
+        if let s { msgPackString(s) } else { append(0xc0) }
     }
 }
