@@ -20,6 +20,10 @@ final class Job {
     var repetitions: [Int]
     var nextCheck = Double.infinity
     var finished = false
+    /// The agent has answered something this cycle.
+    var answered = false
+    /// Counted in its batch's window; a host silent for a whole request timeout gives its slot up.
+    var holdsSlot = true
     /// net-snmp reported a USM security error for this host's answers.
     var securityError = false
 
@@ -127,6 +131,7 @@ extension SNMPEngine {
         }
         switch op {
         case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE:
+            job.answered = true
             guard let pdu else { return fail(job, SNMPFailure(.error, "\(target.redacted): empty answer")) }
             if case .probe = jobOp {
                 let p = pdu.pointee
@@ -254,7 +259,7 @@ extension SNMPEngine {
         }
         let b = job.batch
         b.results[job.index] = HostOutcome(result: result, seconds: now - job.started, finishedAt: now)
-        b.inFlight -= 1
+        if job.holdsSlot { b.inFlight -= 1 }
         b.done += 1
         if b.done == b.requests.count {
             b.continuation.resume(returning: b.results.map { $0 ?? HostOutcome(result: .failure(SNMPFailure(.error, "lost")), seconds: 0) })

@@ -111,10 +111,18 @@ public final class SNMPEngine: @unchecked Sendable {
 
     /// Timeouts, host deadlines and idle sessions.
     private func sweep(now: Double) {
+        var freed = false
         for job in Array(active.values) {
             if now >= job.deadlineAt {
                 fail(job, SNMPFailure(.timeout, "\(job.request.target.redacted): no complete answer within the host deadline of \(format(job.request.deadline)) s"))
                 continue
+            }
+            // Silent for a whole request timeout: stop counting it against the window (its retries go
+            // on), so hosts that fall silent together cost the others one timeout, not all attempts.
+            if job.holdsSlot && !job.answered && now - job.started >= job.request.target.timeout {
+                job.holdsSlot = false
+                job.batch.inFlight -= 1
+                freed = true
             }
             if now >= job.nextCheck, let host = job.host {
                 job.nextCheck = now + min(0.05, job.request.target.timeout / 4)
@@ -125,6 +133,7 @@ public final class SNMPEngine: @unchecked Sendable {
             }
         }
         runDeferred()
+        if freed { startJobs() }
         if now - lastIdleSweep > 30 {
             lastIdleSweep = now
             for h in Array(sessions.values) where h.job == nil && now - h.lastUsed > idleSeconds { closeHost(h) }
