@@ -37,13 +37,15 @@ let package = Package(
 
         // sendmmsg/recvmmsg (need _GNU_SOURCE, which Swift's Glibc module does not set).
         .target(name: "CNephometerNet", path: "Sources/CNephometerNet"),
-        // HMAC-SHA256 without allocation, on the CPU's SHA extensions when present (UDP signing).
-        .target(name: "CNephometerHMAC", path: "Sources/CNephometerHMAC"),
+        // SHA-256/224 and HMAC-SHA256 without allocation, on the CPU's SHA extensions when present
+        // (UDP signing, Nova's hostId).
+        .target(name: "CNephometerSHA256", path: "Sources/CNephometerSHA256"),
 
         // Sample model, meter message and signature, JSON, the pollster contract.
         .target(
             name: "NephometerCore",
             dependencies: [
+                "CNephometerSHA256",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -65,7 +67,7 @@ let package = Package(
         // Publishers: file, udp, http (with spool); msgpack codec.
         .target(
             name: "NephometerPublishers",
-            dependencies: ["NephometerCore", "CNephometerNet", "CNephometerHMAC",
+            dependencies: ["NephometerCore", "CNephometerNet", "CNephometerSHA256",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
@@ -158,7 +160,7 @@ let package = Package(
                     dependencies: ["NephometerPipeline", "TestSupport",
                                    .product(name: "PropertyBased", package: "swift-property-based")],
                     swiftSettings: strict),
-        .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "CNephometerHMAC", .product(name: "Crypto", package: "swift-crypto"), "NephometerReceiver", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
+        .testTarget(name: "NephometerPublishersTests", dependencies: ["NephometerPublishers", "CNephometerSHA256", .product(name: "Crypto", package: "swift-crypto"), "NephometerReceiver", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
         .testTarget(name: "NephometerComputeTests", dependencies: ["NephometerCompute", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerHardwareTests", dependencies: ["NephometerHardware", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NephometerCoordinationTests", dependencies: ["NephometerCoordination", "TestSupport"], swiftSettings: strict),

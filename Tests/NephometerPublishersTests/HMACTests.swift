@@ -1,4 +1,4 @@
-import CNephometerHMAC
+import CNephometerSHA256
 import Crypto
 import Testing
 

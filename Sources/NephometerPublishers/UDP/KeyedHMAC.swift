@@ -1,4 +1,4 @@
-import CNephometerHMAC
+import CNephometerSHA256
 
 /// HMAC-SHA256 with the key's inner and outer pad blocks hashed once, at construction.
 ///

@@ -1,5 +1,5 @@
-#ifndef NEPHOMETER_HMAC_H
-#define NEPHOMETER_HMAC_H
+#ifndef NEPHOMETER_SHA256_H
+#define NEPHOMETER_SHA256_H
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +22,9 @@ void nephometer_hmac_x2(const nephometer_hmac_key *key, const uint8_t *message_a
 
 /* Plain SHA-256 of data[0..length) (used for keys longer than a block, and by tests). */
 void nephometer_sha256(const uint8_t *data, size_t length, uint8_t digest[32]);
+
+/* SHA-224 of data[0..length): SHA-256 with its own initial values, truncated to 28 bytes (Nova's hostId). */
+void nephometer_sha224(const uint8_t *data, size_t length, uint8_t digest[28]);
 
 /* 1 when the SHA extensions are used. Tests set 0 to exercise the portable code on any CPU. */
 int nephometer_sha256_accelerated(void);

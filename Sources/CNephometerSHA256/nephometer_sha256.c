@@ -1,5 +1,5 @@
 #include <string.h>
-#include "nephometer_hmac.h"
+#include "nephometer_sha256.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -215,6 +215,17 @@ void nephometer_sha256(const uint8_t *data, size_t length, uint8_t digest[32]) {
     uint32_t state[8];
     memcpy(state, IV, sizeof state);
     finish(state, 0, data, length, digest);
+}
+
+void nephometer_sha224(const uint8_t *data, size_t length, uint8_t digest[28]) {
+    static const uint32_t IV224[8] = {
+        0xc1059ed8, 0x367cd507, 0x3070dd17, 0xf70e5939, 0xffc00b31, 0x68581511, 0x64f98fa7, 0xbefa4fa4,
+    };
+    uint32_t state[8];
+    uint8_t full[32];
+    memcpy(state, IV224, sizeof state);
+    finish(state, 0, data, length, full);
+    memcpy(digest, full, 28);
 }
 
 void nephometer_hmac_init(nephometer_hmac_key *key, const uint8_t *secret, size_t length) {
