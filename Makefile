@@ -29,7 +29,7 @@ demo: release
 ## test: everything the suite needs, then the suite (unit, real libvirt test driver, end to end).
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --no-parallel
+	$(SWIFT) test --skip-build --no-parallel; status=$$?; scripts/check-test-daemons.sh || status=1; exit $$status
 
 ## bench: release build, then every benchmark with its peer (figures in BENCHMARKS.md).
 bench: deps

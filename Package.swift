@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // C libraries, each behind exactly one Swift module.
@@ -69,13 +70,14 @@ let package = Package(
             name: "NephometerPublishers",
             dependencies: ["NephometerCore", "CNephometerNet", "CNephometerSHA256",
                            .product(name: "Logging", package: "swift-log"),
+                           .product(name: "DequeModule", package: "swift-collections"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
-            exclude: ["File/README.md", "UDP/README.md", "HTTP/README.md"],
+            exclude: ["File/README.md", "UDP/README.md", "HTTP/README.md", "Delivery/README.md"],
             swiftSettings: strict
         ),
         // libvirt connection, Nova-metadata discovery, compute pollsters.

@@ -15,6 +15,7 @@ let benchmarks: [String: (ArraySlice<String>) async throws -> Void] = [
     "compute": ComputeBenchmark.run,
 ]
 
+BrokenPipes.ignore()
 let args = CommandLine.arguments.dropFirst()
 guard let name = args.first, let bench = benchmarks[name] else {
     FileHandle.standardError.write(Data("usage: nephometer-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]\n".utf8))

@@ -44,9 +44,12 @@ public enum AgentRuntime {
     }
 
     public static func publisherContext(_ config: LoadedConfig) -> PublisherContext {
-        PublisherContext(telemetrySecret: config.agent.telemetrySecret, spoolDirectory: config.agent.spoolDirectory,
-                         spoolLimits: Spool.Limits(maxBytes: config.agent.spoolMaxBytes, maxAge: config.agent.spoolMaxAge),
-                         host: config.agent.host)
+        let a = config.agent
+        var delivery = DeliveryOptions(spoolMaxBytes: a.spoolMaxBytes, spoolMaxAge: a.spoolMaxAge,
+                                       memoryBytes: a.publisherMemoryBytes, spoolAfter: a.spoolAfter)
+        delivery.spoolHoldSeconds = a.spoolHoldSeconds
+        return PublisherContext(telemetrySecret: a.telemetrySecret, spoolDirectory: a.spoolDirectory,
+                                delivery: delivery, host: a.host)
     }
 
     public static func pipeline(_ config: LoadedConfig, reuse: Pipeline? = nil, logger: Logger) -> Result<Pipeline, ConfigErrors> {

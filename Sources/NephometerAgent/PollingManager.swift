@@ -78,9 +78,17 @@ public final class PollingManager: Sendable {
         return groups.sorted()
     }
 
-    /// Runs every interval's task once, one after another (for `poll --once`).
-    public func runOnce() async {
-        for interval in intervals { await runCycle(interval: interval, number: 1) }
+    /// Runs every interval's task once, one after another (for `poll --once`); returns what could
+    /// not be read or failed.
+    @discardableResult
+    public func runOnce() async -> PollCycle.Problems {
+        var all = PollCycle.Problems(unreadResources: [:], failures: [])
+        for interval in intervals {
+            let p = await runCycle(interval: interval, number: 1)
+            all.unreadResources.merge(p.unreadResources) { a, _ in a }
+            all.failures += p.failures.filter { !all.failures.contains($0) }
+        }
+        return all
     }
 
     /// Runs until cancelled. Each interval's first run is offset by a random delay within `jitter` of
@@ -118,9 +126,10 @@ public final class PollingManager: Sendable {
         }
     }
 
-    /// One cycle of one interval's task.
-    public func runCycle(interval: Int, number: Int) async {
-        guard let entries = tasksByInterval[interval] else { return }
+    /// One cycle of one interval's task; returns what it could not read.
+    @discardableResult
+    public func runCycle(interval: Int, number: Int) async -> PollCycle.Problems {
+        guard let entries = tasksByInterval[interval] else { return PollCycle.Problems(unreadResources: [:], failures: []) }
         let cycle = PollCycle(number: number)
         var history: [String: Set<String>] = [:]
         var sampleCount = 0
@@ -141,17 +150,20 @@ public final class PollingManager: Sendable {
                 samples = try await pollster.poll(fresh, cycle: cycle)
                 once.clear("pollster/\(pollster.name)")
             } catch {
+                await cycle.failed("pollster \(pollster.name): \(error)")
                 once.log(logger, .error, key: "pollster/\(pollster.name)",
                          "pollster \(pollster.name) failed on \(fresh.count) resource(s) (\(fresh.prefix(3).map(\.key).joined(separator: ", "))\(fresh.count > 3 ? ", …" : "")): \(error); skipped this cycle")
                 continue
             }
-            for i in samples.indices { samples[i].timestamp = timestamp }
+            // A pollster that knows when it read a value stamps it; the others get the cycle's time.
+            for i in samples.indices where samples[i].timestamp == nil { samples[i].timestamp = timestamp }
             sampleCount += samples.count
             await deliver(samples)
         }
         stats.record(interval: interval, samples: sampleCount, seconds: Time.monotonic() - started)
         await cycleObserver?(interval, number, sampleCount, Time.monotonic() - started)
         logger.debug("cycle \(number) of interval \(interval) s: \(sampleCount) samples in \(String(format: "%.3f", Time.monotonic() - started)) s")
+        return await cycle.problems
     }
 
     private func deliver(_ samples: [Sample]) async {
@@ -205,6 +217,7 @@ public final class PollingManager: Sendable {
             }
             return found
         } catch {
+            await cycle.failed("discovery \(name): \(error)")
             once.log(logger, .error, key: "discovery-failed/\(name)", "discovery \(name) failed: \(error)")
             return []
         }

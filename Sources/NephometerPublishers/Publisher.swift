@@ -16,15 +16,16 @@ public protocol Publisher: Sendable {
 /// What publishers need from the agent.
 public struct PublisherContext: Sendable {
     public var telemetrySecret: String
-    /// Directory for on-disk spools of network publishers.
+    /// Directory for on-disk spools of network publishers (each gets a subdirectory).
     public var spoolDirectory: String
-    public var spoolLimits: Spool.Limits
+    /// Bounds and timings of network publishers' deliveries (the spool directory is set per publisher).
+    public var delivery: DeliveryOptions
     public var host: String
     public init(telemetrySecret: String, spoolDirectory: String = "/var/lib/nephometer/spool",
-                spoolLimits: Spool.Limits = Spool.Limits(), host: String = "localhost") {
+                delivery: DeliveryOptions = DeliveryOptions(), host: String = "localhost") {
         self.telemetrySecret = telemetrySecret
         self.spoolDirectory = spoolDirectory
-        self.spoolLimits = spoolLimits
+        self.delivery = delivery
         self.host = host
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import NephometerCore
 
 @main
 struct Nephometer: AsyncParsableCommand {
@@ -13,4 +14,14 @@ struct Nephometer: AsyncParsableCommand {
             """,
         subcommands: [AgentCommand.self, PollCommand.self, ValidateCommand.self, ReceiveCommand.self, RingCommand.self]
     )
+
+    static func main() async {
+        BrokenPipes.ignore()
+        do {
+            var command = try parseAsRoot()
+            if var c = command as? AsyncParsableCommand { try await c.run() } else { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -13,6 +13,10 @@ struct PollCommand: AsyncParsableCommand {
             With --format json, stdout carries one JSON object per sample with the keys of
             Ceilometer's sample dict and nothing else; logs go to stderr.
 
+            Exits 0 when every due resource was read; 3 when a discovery or pollster failed or a
+            resource could not be read (each is named on stderr, for example a domain whose QEMU does
+            not answer within compute.domain_deadline); 1 for an invalid configuration.
+
             Example:
               nephometer poll --namespaces compute --once --libvirt-uri test:///$PWD/node.xml --format json
             """)
@@ -58,10 +62,18 @@ struct PollCommand: AsyncParsableCommand {
                                          await sink?.pipeline.publish(samples)
                                      }, logger: logger)
         if let partitioner { await partitioner.prepare(groups: manager.partitioningGroups) }
-        await manager.runOnce()
+        let problems = await manager.runOnce()
         await partitioner?.stop()
         await pipeline?.pipeline.shutdown()
         for f in families { await f.shutdown() }
+        guard problems.isEmpty else {
+            for f in problems.failures { Stderr.write("poll: failed: \(f)\n") }
+            for (resource, why) in problems.unreadResources.sorted(by: { $0.key < $1.key }) {
+                Stderr.write("poll: could not read \(resource): \(why)\n")
+            }
+            Stderr.write("poll: \(problems.failures.count) failure(s), \(problems.unreadResources.count) resource(s) not read\n")
+            throw ExitCode(3)
+        }
     }
 }
 

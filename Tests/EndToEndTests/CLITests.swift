@@ -239,3 +239,23 @@ import TestSupport
         #expect(Set(written) == Set(printed))
     }
 }
+
+/// The test suite's own hygiene: a daemon left running by a test process that ended without stopping
+/// it is stopped by the reaper (and `scripts/check-test-daemons.sh` would name any it could not stop).
+@Suite struct TestDaemonReaperTests {
+    let dir = TemporaryDirectory("reaper")
+
+    @Test func aDaemonLeftByADeadTestProcessIsStopped() throws {
+        let testbed = URL(fileURLWithPath: Command.nephometer).deletingLastPathComponent().appendingPathComponent("nephometer-testbed").path
+        let r = try Command.run(testbed, ["leak-daemon", "--log-directory", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let pid = try #require(Int32(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(eventually(timeout: 10) { kill(pid, 0) != 0 }, "the leaked sleep (pid \(pid)) is still running")
+        let logPath = "\(ProcessReaper.root)/reaped.log"
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("leaked-sleep (pid \(pid))"))
+        // This leak was on purpose: keep it out of the suite's report of daemons tests forgot.
+        let rest = log.split(separator: "\n").filter { !$0.contains("leaked-sleep (pid \(pid))") }.joined(separator: "\n")
+        try? (rest.isEmpty ? "" : rest + "\n").write(toFile: logPath, atomically: true, encoding: .utf8)
+    }
+}

@@ -109,3 +109,52 @@ import TestSupport
         etcd.stop()
     }
 }
+
+/// An agent paused past its lease (SIGSTOP), then resumed: it polls only what it owned, re-joins
+/// once, and its membership is not deleted again later by an orphaned lease.
+@Suite(.serialized) struct PausedAgentTests {
+    let dir = TemporaryDirectory("nephometer-paused")
+
+    @Test func aPausedAgentPollsOnlyItsShareWhenItResumes() throws {
+        let etcd = try EtcdDaemon()
+        defer { etcd.stop() }
+        let node = LibvirtTestNode.uniform(count: 50, disks: 1, interfaces: 0)
+        let uri = try node.write(to: dir.file("node.xml"))
+        let all = Set(node.domains.map(\.uuid))
+        let polling = try dir.write("polling.yaml", "sources:\n  - {name: c, interval: 1, meters: [cpu]}\n")
+        let coordination = "\(etcd.coordinationURL)?timeout=2"
+        let a = try FleetTests.Agent("a", dir: dir, uri: uri, polling: polling, coordination: coordination)
+        let b = try FleetTests.Agent("b", dir: dir, uri: uri, polling: polling, coordination: coordination)
+        defer { a.process.stop(); b.process.stop() }
+        Thread.sleep(forTimeInterval: 4)
+        var t = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 2.5)
+        let share = a.resources(since: t, until: Date().timeIntervalSince1970 - 0.5)
+        #expect(!share.isEmpty && share.count < all.count)
+        #expect(share.union(b.resources(since: t, until: Date().timeIntervalSince1970 - 0.5)) == all)
+
+        // Paused for three lease TTLs: b takes everything meanwhile.
+        a.process.signal(SIGSTOP)
+        Thread.sleep(forTimeInterval: 6)
+        a.process.signal(SIGCONT)
+        let resumed = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 1.5)
+        let firstAfter = a.resources(since: resumed, until: resumed + 1.2)
+        #expect(firstAfter.isSubset(of: share), "after the pause a polled \(firstAfter.count) resources; it owned \(share.count)")
+        #expect(firstAfter.count < all.count)
+
+        // Re-joined once; the split holds for several TTLs after that (no orphaned lease deletes a's key).
+        Thread.sleep(forTimeInterval: 6)
+        t = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 2.5)
+        let u = Date().timeIntervalSince1970 - 0.5
+        let ra = a.resources(since: t, until: u), rb = b.resources(since: t, until: u)
+        #expect(!ra.isEmpty && ra.isDisjoint(with: rb) && ra.union(rb) == all, "a \(ra.count), b \(rb.count)")
+        // One new lease for the whole episode, however many parts of the agent noticed the loss.
+        #expect(a.process.stderr.components(separatedBy: "granting a new one").count - 1 == 1, "\(a.process.stderr.suffix(2500))")
+        a.process.stop()
+        b.process.stop()
+        #expect(!a.process.stderr.contains("CancellationError") && !b.process.stderr.contains("CancellationError"))
+        #expect(!a.process.stderr.contains("etcd unreachable"), "shutdown is not an etcd outage: \(a.process.stderr.suffix(1500))")
+    }
+}

@@ -59,12 +59,9 @@ import TestSupport
     }
 }
 
-@Suite(.serialized) struct EtcdMembershipTests {
-    static let etcd: EtcdDaemon? = try? EtcdDaemon()
-
+@Suite(.serialized, .etcd) struct EtcdMembershipTests {
     func daemon() throws -> EtcdDaemon {
-        guard let e = Self.etcd else { throw DaemonFailed(name: "etcd", log: "could not start etcd (is etcd-server installed? run make test)") }
-        return e
+        try #require(EtcdScope.current, "etcd did not start (see the suite's error)")
     }
 
     @Test func membersUseToozsKeyLayoutAndSeeEachOther() async throws {
@@ -143,4 +140,21 @@ func eventuallyAsync(timeout: Double, _ condition: () async -> Bool) async -> Bo
         try? await Task.sleep(for: .milliseconds(100))
     }
     return await condition()
+}
+
+/// One real etcd for a suite: started before its first test, stopped after its last (also when a test
+/// fails), so no etcd outlives the suite.
+struct EtcdScope: SuiteTrait, TestScoping {
+    @TaskLocal static var current: EtcdDaemon?
+
+    func provideScope(for test: Test, testCase: Test.Case?,
+                      performing function: @Sendable () async throws -> Void) async throws {
+        let etcd = try EtcdDaemon()
+        defer { etcd.stop() }
+        try await Self.$current.withValue(etcd) { try await function() }
+    }
+}
+
+extension Trait where Self == EtcdScope {
+    static var etcd: Self { Self() }
 }

@@ -104,6 +104,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        ProcessReaper.register(pid: process.processIdentifier, name: "\((executable as NSString).lastPathComponent) \(name)")
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -125,6 +126,7 @@ public final class BackgroundProcess: @unchecked Sendable {
             signal(SIGTERM)
             if wait(timeout: 10) == nil { signal(SIGKILL); wait(timeout: 5) }
         }
+        if !process.isRunning { ProcessReaper.unregister(pid: process.processIdentifier) }
     }
 
     public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }

@@ -231,7 +231,7 @@ public final class LibvirtDaemon: @unchecked Sendable {
         try group.write(toFile: file("group"), atomically: true, encoding: .utf8)
     }
 
-    private func launch(programs: Programs, timeout: Double) async throws {
+    func launch(programs: Programs, timeout: Double) async throws {
         seedCapabilities()
         let d = directory
         let mounts = [("etc", "/etc/libvirt"), ("passwd", "/etc/passwd"), ("group", "/etc/group"), ("run", "/run"),
@@ -332,6 +332,7 @@ public final class LibvirtDaemon: @unchecked Sendable {
         let domain = Domain(spec: spec, disks: disks, images: images, interfaces: taps, macs: macs, xml: xml)
         lock.withLock { defined.append(domain) }
         if spec.start {
+            defer { if let pid = try? qemuPID(of: spec.name) { ProcessReaper.register(pid: pid, name: "qemu \(spec.name)") } }
             do { try await virshChecked(["start", spec.name]) } catch {
                 let qemuLog = (try? String(contentsOfFile: file("varlog/libvirt/qemu/\(spec.name).log"), encoding: .utf8)) ?? ""
                 throw DaemonFailed(name: "domain \(spec.name)", log: "\(error)\nqemu log: \(qemuLog.suffix(2000))\n" + logs())
@@ -428,6 +429,33 @@ public final class LibvirtDaemon: @unchecked Sendable {
         return out
     }
 
+    // MARK: Faults
+
+    /// Stops libvirtd alone (SIGTERM, as a package upgrade does); its QEMU domains keep running.
+    public func stopDaemon() async throws {
+        let p = lock.withLock { () -> BackgroundProcess? in defer { process = nil }; return process }
+        guard let p else { return }
+        try await offPool {
+            p.signal(SIGTERM)
+            if p.wait(timeout: 15) == nil { p.signal(SIGKILL); p.wait(timeout: 5) }
+        }
+    }
+
+    /// Starts libvirtd again in the same run directory; it re-attaches to the running domains.
+    public func startDaemon(timeout: Double = 60) async throws {
+        let programs = try await offPool { try Self.requirements() }
+        try await launch(programs: programs, timeout: timeout)
+    }
+
+    /// The PID of a running domain's QEMU process (from libvirt's pid file).
+    public func qemuPID(of name: String) throws -> Int32 {
+        let text = try String(contentsOfFile: file("run/libvirt/qemu/\(name).pid"), encoding: .utf8)
+        guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0 else {
+            throw DaemonFailed(name: "qemu of \(name)", log: "no running QEMU process (pid file: \(text))")
+        }
+        return pid
+    }
+
     // MARK: Stop
 
     /// Stops everything off the cooperative pool (see `stop()`).
@@ -490,13 +518,7 @@ public final class LibvirtDaemon: @unchecked Sendable {
         }
     }
 
-    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot): tells a PID's reuse apart.
-    static func startTime(of pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? String(fields[19]) : nil
-    }
+    static func startTime(of pid: Int32) -> String? { ProcessReaper.startTime(of: pid) }
 
     /// Removes the run directories (and kills the processes) of earlier runs whose test process is
     /// gone: a crashed or killed test run leaves libvirtd and QEMU running in their namespace.

@@ -64,6 +64,7 @@ public final class SNMPDaemon: @unchecked Sendable {
             if up {
                 self.port = port
                 self.pid = pid
+                ProcessReaper.register(pid: pid, name: "snmpd")
                 return
             }
             lastError = ((try? String(contentsOfFile: "\(d)/snmpd.log", encoding: .utf8)) ?? "") + r.stderr
@@ -98,6 +99,7 @@ public final class SNMPDaemon: @unchecked Sendable {
         guard pid > 0 else { return }
         kill(pid, SIGTERM)
         if !eventually(timeout: 0.5, { kill(pid, 0) != 0 }) { kill(pid, SIGKILL) }
+        ProcessReaper.unregister(pid: pid)
         pid = 0
     }
 

@@ -23,9 +23,10 @@ public final class InstanceDiscovery: Discoverer {
     let logger: Logger
     private let once = LogOnce()
 
-    private struct Cached {
+    private struct Cached: Sendable {
         let domainID: Int
         let generation: Int
+        var state: Int
         let statics: NovaMetadata.Static?  // nil = not a Nova instance
         var metadataByState: [Int: MetadataObject] = [:]
     }
@@ -39,61 +40,83 @@ public final class InstanceDiscovery: Discoverer {
 
     public func discover(parameter: String?, cycle: PollCycle) async throws -> [PollResource] {
         try await cycle.cached("compute.discovery") { [self] in
-            try await self.discoverNow()
+            try await self.discoverNow(cycle: cycle)
         }
     }
 
-    func discoverNow() async throws -> [PollResource] {
+    /// What discovery read of one domain.
+    private struct Found: Sendable {
+        let domain: LibvirtDomain
+        let domainID: Int
+        let state: Int
+        let statics: NovaMetadata.Static?
+    }
+
+    func discoverNow(cycle: PollCycle) async throws -> [PollResource] {
         let conn = try await session.get()
         let generation = await session.generation
+        let gate = session.gate
+        let deadline = session.deadline
         let domains: [LibvirtDomain]
-        do {
-            domains = try await conn.listAllDomains()
-        } catch {
+        switch await gate.run("list", seconds: deadline, { try conn.allDomains() }) {
+        case .value(let d): domains = d
+        case .failed(let error):
             await session.invalidate(after: error)
             throw error
+        case .timedOut, .busy:
+            await session.retire(conn)
+            throw LibvirtUnavailable(uri: conn.uri, retryIn: 0, reason: "did not list its domains within \(deadline) s")
         }
         let hostID = host
-        // Identify what needs (re-)reading; libvirt calls run on libvirt threads, in parallel.
         let known = cache.withLock { $0 }
-        let results = try await conn.run { [logger] () -> [(LibvirtDomain, Int, Int, NovaMetadata.Static?, Bool)] in
-            var out: [(LibvirtDomain, Int, Int, NovaMetadata.Static?, Bool)] = []
-            out.reserveCapacity(domains.count)
-            for d in domains {
-                let info: DomainInfo
-                do { info = try conn.info(d) } catch let e as LibvirtError where e.isNoDomain { continue }
-                let domID = conn.id(d)
-                if let c = known[d.uuid], c.domainID == domID, c.generation == generation {
-                    out.append((d, domID, info.state, c.statics, false))
-                    continue
+        // Each domain's calls run on libvirt threads, several domains at a time, each under its deadline.
+        var results: [Found] = []
+        results.reserveCapacity(domains.count)
+        var anyStuck = false
+        await withTaskGroup(of: (LibvirtDomain, CallGate.Outcome<Found?>).self) { group in
+            var next = 0
+            func add() {
+                guard next < domains.count else { return }
+                let d = domains[next]
+                next += 1
+                let cached = known[d.uuid]
+                group.addTask { [logger] in
+                    (d, await gate.run(d.uuid, seconds: deadline) { try Self.read(d, cached: cached, generation: generation, conn: conn, logger: logger) })
                 }
-                var statics: NovaMetadata.Static?
-                do {
-                    var xml: String?
-                    for ns in NovaMetadata.namespaces {
-                        if let m = try conn.metadata(d, namespace: ns) { xml = m; break }
-                    }
-                    if let xml {
-                        statics = try NovaMetadata.parse(uuid: d.uuid, metadataXML: xml, domainXML: try conn.xml(d))
-                    } else {
-                        logger.debug("domain \(d.name) (\(d.uuid)) has no Nova metadata; not polled")
-                    }
-                } catch let e as LibvirtError where e.isNoDomain {
-                    continue
-                } catch {
-                    logger.error("domain \(d.name) (\(d.uuid)): cannot read Nova metadata: \(error); not polled")
-                }
-                out.append((d, domID, info.state, statics, true))
             }
-            return out
+            for _ in 0..<8 { add() }
+            while let (d, outcome) = await group.next() {
+                switch outcome {
+                case .value(let f?):
+                    results.append(f)
+                case .value(nil):
+                    break
+                case .failed(let error):
+                    if let e = error as? LibvirtError, e.isNoDomain { break }
+                    once.log(logger, .warning, key: "discover/\(d.uuid)", "domain \(d.name) (\(d.uuid)): \(error); not polled this cycle")
+                case .timedOut, .busy:
+                    if case .timedOut = outcome { anyStuck = true }
+                    // A domain that hangs: known ones stay discovered (the inspector reports and skips
+                    // them); a new one is reported here.
+                    if let c = known[d.uuid], c.generation == generation {
+                        results.append(Found(domain: d, domainID: c.domainID, state: c.state, statics: c.statics))
+                    } else {
+                        await cycle.couldNotRead(d.uuid, because: "libvirt did not describe the domain within \(deadline) s")
+                    }
+                }
+                add()
+            }
         }
+        if anyStuck { await session.retire(conn) }
         var resources: [PollResource] = []
         resources.reserveCapacity(results.count)
         cache.withLock { cache in
             var fresh: [String: Cached] = [:]
-            for (d, domID, state, statics, _) in results {
+            for f in results {
+                let (d, domID, state, statics) = (f.domain, f.domainID, f.state, f.statics)
                 var entry = cache[d.uuid].flatMap { $0.domainID == domID && $0.generation == generation ? $0 : nil }
-                    ?? Cached(domainID: domID, generation: generation, statics: statics)
+                    ?? Cached(domainID: domID, generation: generation, state: state, statics: statics)
+                entry.state = state
                 if let s = entry.statics {
                     let inst = Instance(id: s.id, displayName: s.displayName, domainName: d.name, flavor: s.flavor,
                                         imageID: s.imageID, imageMeta: s.imageMeta, osType: s.osType,
@@ -111,5 +134,32 @@ public final class InstanceDiscovery: Discoverer {
             cache = fresh  // domains that vanished are forgotten
         }
         return resources
+    }
+
+    /// One domain's state, and its Nova metadata unless the cache has it. Runs on a libvirt thread.
+    private static func read(_ d: LibvirtDomain, cached: Cached?, generation: Int, conn: LibvirtConnection, logger: Logger) throws -> Found? {
+        let info: DomainInfo
+        do { info = try conn.info(d) } catch let e as LibvirtError where e.isNoDomain { return nil }
+        let domID = conn.id(d)
+        if let c = cached, c.domainID == domID, c.generation == generation {
+            return Found(domain: d, domainID: domID, state: info.state, statics: c.statics)
+        }
+        var statics: NovaMetadata.Static?
+        do {
+            var xml: String?
+            for ns in NovaMetadata.namespaces {
+                if let m = try conn.metadata(d, namespace: ns) { xml = m; break }
+            }
+            if let xml {
+                statics = try NovaMetadata.parse(uuid: d.uuid, metadataXML: xml, domainXML: try conn.xml(d))
+            } else {
+                logger.debug("domain \(d.name) (\(d.uuid)) has no Nova metadata; not polled")
+            }
+        } catch let e as LibvirtError where e.isNoDomain {
+            return nil
+        } catch {
+            logger.error("domain \(d.name) (\(d.uuid)): cannot read Nova metadata: \(error); not polled")
+        }
+        return Found(domain: d, domainID: domID, state: info.state, statics: statics)
     }
 }

@@ -132,14 +132,12 @@ public struct InterfaceStats: Sendable, Hashable {
 
 /// The only Swift type that talks to libvirt's C API.
 ///
-/// libvirt calls block (a busy domain, a slow daemon), so none of them runs on Swift's cooperative
-/// pool: each runs on libvirt worker threads of this connection and the caller awaits the result.
+/// libvirt calls block (a busy domain, a hung QEMU monitor, a slow daemon), so every method here is
+/// synchronous and runs through the session's `CallGate`: on libvirt threads of their own, never on
+/// Swift's cooperative pool, each under a deadline.
 public final class LibvirtConnection: @unchecked Sendable {
     public let uri: String
     private let pointer: virConnectPtr
-    /// Serial queue for connection-wide calls; per-domain calls use the concurrent `workers`.
-    private let queue: DispatchQueue
-    private let workers: DispatchQueue
 
     private static let silenceErrors: Void = {
         // libvirt prints every error to stderr unless an error handler is set; we report errors ourselves.
@@ -149,83 +147,64 @@ public final class LibvirtConnection: @unchecked Sendable {
     private init(uri: String, pointer: virConnectPtr) {
         self.uri = uri
         self.pointer = pointer
-        queue = DispatchQueue(label: "nephometer.libvirt.connection")
-        workers = DispatchQueue(label: "nephometer.libvirt.workers", attributes: .concurrent)
     }
 
     deinit { virConnectClose(pointer) }
 
-    /// Opens a read-only connection (as Ceilometer does) on a libvirt thread.
-    public static func open(uri: String) async throws -> LibvirtConnection {
+    /// Opens a read-only connection (as Ceilometer does). Blocking: call it through a `CallGate`.
+    public static func open(uri: String) throws -> LibvirtConnection {
         _ = silenceErrors
-        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<LibvirtConnection, any Error>) in
-            DispatchQueue.global().async {
-                guard let p = virConnectOpenReadOnly(uri) else {
-                    c.resume(throwing: LibvirtError.last("open \(uri)"))
-                    return
-                }
-                // Disable keepalive-driven disconnects being silent; a dead daemon then fails calls promptly.
-                c.resume(returning: LibvirtConnection(uri: uri, pointer: p))
-            }
-        }
-    }
-
-    private func onQueue<T: Sendable>(_ q: DispatchQueue, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            q.async {
-                do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
-            }
-        }
-    }
-
-    /// Runs a blocking per-domain call on a worker thread.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await onQueue(workers, body)
+        guard let p = virConnectOpenReadOnly(uri) else { throw LibvirtError.last("open \(uri)") }
+        return LibvirtConnection(uri: uri, pointer: p)
     }
 
     public var isAlive: Bool { virConnectIsAlive(pointer) == 1 }
 
-    /// All domains, running and shut off.
-    public func listAllDomains() async throws -> [LibvirtDomain] {
-        try await onQueue(queue) { [self] in
-            let pointer = self.pointer
-            var list: UnsafeMutablePointer<virDomainPtr?>?
-            let n = virConnectListAllDomains(pointer, &list, 0)
-            guard n >= 0, let list else { throw LibvirtError.last("list domains") }
-            defer { free(list) }
-            var out: [LibvirtDomain] = []
-            out.reserveCapacity(Int(n))
-            for i in 0..<Int(n) { if let d = list[i] { out.append(LibvirtDomain(d)) } }
-            return out
-        }
+    /// All domains, running and shut off. Blocking: call it through a `CallGate`.
+    public func allDomains() throws -> [LibvirtDomain] {
+        var list: UnsafeMutablePointer<virDomainPtr?>?
+        let n = virConnectListAllDomains(pointer, &list, 0)
+        guard n >= 0, let list else { throw LibvirtError.last("list domains") }
+        defer { free(list) }
+        var out: [LibvirtDomain] = []
+        out.reserveCapacity(Int(n))
+        for i in 0..<Int(n) { if let d = list[i] { out.append(LibvirtDomain(d)) } }
+        return out
     }
 
-    /// `virConnectGetAllDomainStats` for the given groups. With `nowait`, domains busy with a job report
-    /// what is instantly available instead of blocking the whole call.
-    public func allDomainStats(_ groups: DomainStatsGroups, nowait: Bool = true) async throws -> [DomainStatsRecord] {
-        try await onQueue(queue) { [self] in
-            let pointer = self.pointer
-            var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
-            var flags: UInt32 = 0
-            if nowait { flags |= VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT.rawValue }
-            var n = virConnectGetAllDomainStats(pointer, groups.rawValue, &records, flags)
-            if n < 0, nowait {
-                // Drivers older than libvirt 4.5 reject NOWAIT; retry without it.
-                n = virConnectGetAllDomainStats(pointer, groups.rawValue, &records, 0)
-            }
-            guard n >= 0, let records else { throw LibvirtError.last("get all domain stats") }
-            defer { virDomainStatsRecordListFree(records) }
-            var out: [DomainStatsRecord] = []
-            out.reserveCapacity(Int(n))
-            for i in 0..<Int(n) {
-                guard let rec = records[i], let dom = rec.pointee.dom else { continue }
-                // The record owns its domain reference; take our own.
-                virDomainRef(dom)
-                out.append(DomainStatsRecord(domain: LibvirtDomain(dom),
-                                             params: Self.typedParams(rec.pointee.params, Int(rec.pointee.nparams))))
-            }
-            return out
+    /// The domain with this UUID, looked up on this connection (a domain handle belongs to the
+    /// connection that made it, and its calls travel on that connection).
+    public func lookup(uuid: String) throws -> LibvirtDomain {
+        guard let d = virDomainLookupByUUIDString(pointer, uuid) else { throw LibvirtError.last("look up \(uuid)") }
+        return LibvirtDomain(d)
+    }
+
+    /// `virDomainListGetStats` of the given domains for the given groups (one RPC for all of them).
+    /// With `nowait`, domains busy with a job report what is instantly available. Blocking: call it
+    /// through a `CallGate` (a domain whose QEMU monitor hangs blocks the call even with `nowait`).
+    public func stats(of domains: [LibvirtDomain], groups: DomainStatsGroups, nowait: Bool = true) throws -> [DomainStatsRecord] {
+        guard !domains.isEmpty else { return [] }
+        var list: [virDomainPtr?] = domains.map(\.pointer) + [nil]
+        var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
+        var flags: UInt32 = 0
+        if nowait { flags |= VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT.rawValue }
+        var n = list.withUnsafeMutableBufferPointer { virDomainListGetStats($0.baseAddress, groups.rawValue, &records, flags) }
+        if n < 0, nowait {
+            // Drivers older than libvirt 4.5 reject NOWAIT; retry without it.
+            n = list.withUnsafeMutableBufferPointer { virDomainListGetStats($0.baseAddress, groups.rawValue, &records, 0) }
         }
+        guard n >= 0, let records else { throw LibvirtError.last("get domain stats") }
+        defer { virDomainStatsRecordListFree(records) }
+        var out: [DomainStatsRecord] = []
+        out.reserveCapacity(Int(n))
+        for i in 0..<Int(n) {
+            guard let rec = records[i], let dom = rec.pointee.dom else { continue }
+            // The record owns its domain reference; take our own.
+            virDomainRef(dom)
+            out.append(DomainStatsRecord(domain: LibvirtDomain(dom),
+                                         params: Self.typedParams(rec.pointee.params, Int(rec.pointee.nparams))))
+        }
+        return out
     }
 
     static func typedParams(_ params: virTypedParameterPtr?, _ count: Int) -> [String: TypedValue] {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NephometerCore
 import Synchronization
@@ -20,6 +21,8 @@ public actor ComputeInspector {
 
     private var cycleID: UInt64?
     private var current: [String: DomainStats] = [:]
+    /// Instances inspected (successfully or not) in the current cycle: not tried twice.
+    private var tried: Set<String> = []
     /// Per connection generation: does bulk stats return more than state?
     private var bulkSupport: (generation: Int, supported: Bool)?
     /// Previous rx/tx bytes per tap device, for the byte-delta meters.
@@ -36,15 +39,18 @@ public actor ComputeInspector {
     }
 
     /// Stats for the given instances in this cycle (inspected on first request, then served from memory).
-    /// Domains that vanished, failed or missed their deadline are absent from the result.
+    /// Domains that vanished, failed or missed their deadline are absent from the result; those that
+    /// could not be read are recorded in the cycle's problems.
     public func stats(for instances: [DiscoveredInstance], cycle: PollCycle) async throws -> [String: DomainStats] {
         if cycleID != cycle.id {
             cycleID = cycle.id
             current = [:]
+            tried = []
         }
-        let missing = instances.filter { current[$0.instance.id] == nil }
+        let missing = instances.filter { current[$0.instance.id] == nil && !tried.contains($0.instance.id) }
         if !missing.isEmpty {
-            let fresh = try await inspect(missing)
+            for m in missing { tried.insert(m.instance.id) }
+            let fresh = try await inspect(missing, cycle: cycle)
             current.merge(fresh) { _, new in new }
         }
         var out: [String: DomainStats] = [:]
@@ -52,62 +58,130 @@ public actor ComputeInspector {
         return out
     }
 
-    private func inspect(_ instances: [DiscoveredInstance]) async throws -> [String: DomainStats] {
-        let conn = try await session.get()
+    private func inspect(_ instances: [DiscoveredInstance], cycle: PollCycle) async throws -> [String: DomainStats] {
+        var conn = try await session.get()
         let generation = await session.generation
+        let gate = session.gate
+        let started = Time.monotonic()
+        // A domain whose call of an earlier cycle has not returned is skipped until it answers.
+        var ready: [DiscoveredInstance] = []
+        for di in instances {
+            if let since = gate.busyKeys[di.domain.uuid] {
+                await noteStuck(di, since: since, cycle: cycle)
+            } else {
+                ready.append(di)
+            }
+        }
         var bulk: [String: [String: TypedValue]] = [:]
+        var bulkReadAt = Date().timeIntervalSince1970
+        var bulkMissed = false
         let groups = needs.bulkGroups
-        if groups != [.state] && (bulkSupport?.generation != generation || bulkSupport?.supported == true) {
-            do {
-                let records = try await conn.allDomainStats(groups)
+        if groups != [.state], !ready.isEmpty, bulkSupport?.generation != generation || bulkSupport?.supported == true {
+            let domains = ready.map(\.domain)
+            let bulkConn = conn
+            // Up to two calls for all domains may be stuck at once (one that hung, and one that excludes
+            // the domain found stuck); beyond that, domains are read one by one.
+            let key = ["bulk", "bulk-2"].first { !gate.isBusy($0) } ?? "bulk"
+            switch await gate.run(key, seconds: deadline, { (try bulkConn.stats(of: domains, groups: groups), Date().timeIntervalSince1970) }) {
+            case .value(let (records, at)):
                 for r in records { bulk[r.domain.uuid] = r.params }
+                bulkReadAt = at
+                once.clear("bulk-deadline")
                 if bulkSupport?.generation != generation {
                     let supported = records.contains { $0.params.keys.contains { !$0.hasPrefix("state.") } }
                     bulkSupport = (generation, supported)
                     logger.info("libvirt at \(conn.uri): bulk domain stats \(supported ? "available" : "carry only state; reading domains one by one")")
                 }
-            } catch {
+            case .failed(let error):
                 await session.invalidate(after: error)
                 if (error as? LibvirtError)?.isDisconnect == true { throw error }
                 bulkSupport = (generation, false)
                 logger.info("libvirt at \(conn.uri): bulk domain stats unavailable (\(error)); reading domains one by one")
+            case .busy:
+                bulkMissed = bulkSupport?.supported ?? true
+            case .timedOut:
+                bulkMissed = bulkSupport?.supported ?? true
+                // A stuck call poisons its connection for later calls (and the domains listed on it):
+                // continue on a fresh one, looking the domains up there.
+                await session.retire(conn)
+                conn = try await session.get()
+                once.log(logger, .warning, key: "bulk-deadline", "libvirt at \(conn.uri): the stats call for all domains did not return within \(deadline) s (a hung QEMU?); reading domains one by one, each under its own deadline")
             }
         }
-        let bulkOK = bulkSupport?.supported == true
-        let plan = DomainPlan(needs: needs, bulkOK: bulkOK)
+        let bulkOK = bulkSupport?.supported == true || bulkMissed
+        let plan = DomainPlan(needs: needs, bulkOK: bulkOK, groups: groups, fallback: bulkMissed ? conn : nil)
+        // After a missed bulk call the domains share what is left of the cycle's deadline.
+        let perDomain = bulkMissed ? max(min(1, deadline / 4), deadline - (Time.monotonic() - started)) : deadline
+        let domainConn = conn
         var out: [String: DomainStats] = [:]
-        var missed: [String] = []
-        // A sliding window of per-domain inspections, each racing its own deadline.
-        await withTaskGroup(of: (String, DomainStats?, Bool).self) { group in
+        var stuck: [DiscoveredInstance] = []
+        // A sliding window of per-domain inspections, each under its own deadline.
+        await withTaskGroup(of: (DiscoveredInstance, CallGate.Outcome<DomainStats?>).self) { group in
             var next = 0
             func add() {
-                guard next < instances.count else { return }
-                let di = instances[next]
+                guard next < ready.count else { return }
+                let di = ready[next]
                 next += 1
                 let record = bulk[di.domain.uuid] ?? [:]
-                group.addTask { [deadline, logger] in
-                    let result = await withDeadline(seconds: deadline) {
-                        try await conn.run { try plan.inspect(di, record: record, conn: conn, logger: logger) }
-                    }
-                    switch result {
-                    case .value(let s): return (di.instance.id, s, false)
-                    case .timedOut: return (di.instance.id, nil, true)
-                    }
+                let readAt = bulkReadAt
+                group.addTask { [logger] in
+                    (di, await gate.run(di.domain.uuid, seconds: perDomain) {
+                        try plan.inspect(di, record: record, readAt: readAt, conn: domainConn, logger: logger)
+                    })
                 }
             }
             for _ in 0..<parallelism { add() }
-            while let (id, stats, timedOut) = await group.next() {
-                if let stats { out[id] = stats; once.clear("deadline/\(id)") }
-                if timedOut { missed.append(id) }
+            while let (di, outcome) = await group.next() {
+                switch outcome {
+                case .value(let s?):
+                    out[di.instance.id] = s
+                    if s.jobHeld {
+                        await noteBusy(di, cycle: cycle)
+                    } else if once.clear("stuck/\(di.domain.uuid)") {
+                        logger.notice("domain \(di.domain.name) (\(di.domain.uuid)) answers again; polled again")
+                    }
+                case .value(nil):
+                    break
+                case .failed(let error):
+                    once.log(logger, .warning, key: "failed/\(di.domain.uuid)", "domain \(di.domain.name) (\(di.domain.uuid)): \(error); skipped")
+                    await cycle.couldNotRead(di.instance.id, because: "\(error)")
+                case .timedOut:
+                    stuck.append(di)
+                case .busy(let since):
+                    await noteStuck(di, since: since, cycle: cycle)
+                }
                 add()
             }
         }
-        for id in missed {
-            deadlineMisses += 1
-            once.log(logger, .warning, key: "deadline/\(id)", "domain \(id) did not answer within \(deadline) s; skipped this cycle (\(deadlineMisses) skip(s) so far)")
-        }
+        if !stuck.isEmpty { await session.retire(domainConn) }
+        for di in stuck { await noteStuck(di, since: started, cycle: cycle) }
         if needs.contains(.interfaces) { computeDeltas(instances, &out) }
         return out
+    }
+
+    /// A domain that did not answer within its deadline: logged once, counted, skipped until it answers.
+    private func noteStuck(_ di: DiscoveredInstance, since: Double, cycle: PollCycle) async {
+        deadlineMisses += 1
+        let waited = Int(Time.monotonic() - since)
+        once.log(logger, .error, key: "stuck/\(di.domain.uuid)",
+                 "domain \(di.domain.name) (\(di.domain.uuid)) did not answer within \(deadline) s (is its QEMU process hung?); not polled until it answers (\(deadlineMisses) skip(s) so far)")
+        await cycle.couldNotRead(di.instance.id, because: "libvirt did not answer for \(max(waited, Int(deadline))) s")
+    }
+
+    /// A running domain whose stats came back without what needs its QEMU monitor, because a libvirt
+    /// job holds the domain (with NOWAIT, libvirt then reports only what it has): a hung QEMU whose
+    /// earlier call still waits, or a long job such as a migration. What libvirt has is published; the
+    /// calls that would wait for the job are not made. Logged once; reported in the cycle's problems.
+    private func noteBusy(_ di: DiscoveredInstance, cycle: PollCycle) async {
+        deadlineMisses += 1
+        once.log(logger, .error, key: "stuck/\(di.domain.uuid)",
+                 "domain \(di.domain.name) (\(di.domain.uuid)) is held by a libvirt job that does not finish (is its QEMU process hung?); only what libvirt has without its QEMU monitor is reported until it answers (\(deadlineMisses) skip(s) so far)")
+        await cycle.couldNotRead(di.instance.id, because: "held by a libvirt job (its QEMU monitor does not answer)")
+    }
+
+    /// Domains whose libvirt call missed its deadline and has not returned yet.
+    public var stuckDomains: [String] {
+        session.gate.busyKeys.keys.filter { $0 != "bulk" && $0 != "open" && $0 != "list" }.sorted()
     }
 
     private func computeDeltas(_ instances: [DiscoveredInstance], _ stats: inout [String: DomainStats]) {
@@ -132,17 +206,36 @@ public actor ComputeInspector {
 struct DomainPlan: Sendable {
     let needs: InspectionNeeds
     let bulkOK: Bool
+    let groups: DomainStatsGroups
+    /// Set when the call for all domains missed its deadline: look the domain up on this fresh
+    /// connection and read its own stats record there.
+    let fallback: LibvirtConnection?
 
     /// Runs on a libvirt thread. Throws only for a vanished domain.
-    func inspect(_ di: DiscoveredInstance, record: [String: TypedValue], conn: LibvirtConnection, logger: Logger) throws -> DomainStats? {
-        let d = di.domain
+    func inspect(_ di: DiscoveredInstance, record: [String: TypedValue], readAt: Double, conn: LibvirtConnection, logger: Logger) throws -> DomainStats? {
+        var d = di.domain
+        var record = record
+        var readAt = readAt
+        do {
+            if let f = fallback {
+                d = try f.lookup(uuid: d.uuid)
+                record = try f.stats(of: [d], groups: groups).first?.params ?? [:]
+                readAt = Date().timeIntervalSince1970
+            }
+        } catch let e as LibvirtError where e.isNoDomain {
+            return nil
+        }
         let info: DomainInfo
         do { info = try conn.info(d) } catch let e as LibvirtError where e.isNoDomain {
             logger.debug("domain \(d.uuid) vanished during inspection; skipped")
             return nil
         }
-        var s = DomainStats(info: info, bulk: record, polledAt: Time.monotonic())
+        if record.isEmpty { readAt = Date().timeIntervalSince1970 }
+        var s = DomainStats(info: info, bulk: record, polledAt: Time.monotonic(), readAt: readAt)
         let running = info.state != 5
+        // NOWAIT and a libvirt job holding the domain: calls that need the job would wait for it.
+        s.jobHeld = running && bulkOK && Self.jobHeld(record, groups: groups)
+        if s.jobHeld { return s }
         if needs.contains(.memory), running, s.bulk["balloon.current"] == nil {
             s.memory = try? conn.memoryStats(d)
         }
@@ -162,40 +255,16 @@ struct DomainPlan: Sendable {
         }
         return s
     }
-}
 
-/// The outcome of an operation raced against a deadline.
-enum DeadlineResult<T: Sendable>: Sendable {
-    case value(T)
-    case timedOut
-}
-
-/// Runs `operation` and returns its value, or `.timedOut` after `seconds` — without waiting for an
-/// operation that is stuck in a blocking call (it finishes on its own thread and is ignored).
-func withDeadline<T: Sendable>(seconds: Double, _ operation: @escaping @Sendable () async throws -> T?) async -> DeadlineResult<T?> {
-    await withCheckedContinuation { (c: CheckedContinuation<DeadlineResult<T?>, Never>) in
-        let gate = ResumeOnce(c)
-        let timer = Task {
-            do { try await Task.sleep(for: .milliseconds(Int(seconds * 1000))) } catch { return }
-            gate.resume(.timedOut)
+    /// A running domain's record lacks what its QEMU monitor provides: block statistics with disks
+    /// present, else balloon's resident size with a balloon present.
+    static func jobHeld(_ r: [String: TypedValue], groups: DomainStatsGroups) -> Bool {
+        if groups.contains(.block), let n = r["block.count"]?.uint64, n > 0 {
+            return r["block.0.rd.reqs"] == nil && r["block.0.capacity"] == nil
         }
-        Task {
-            let v = try? await operation()
-            timer.cancel()
-            gate.resume(.value(v ?? nil))
+        if groups.contains(.balloon), r["balloon.current"] != nil {
+            return r["balloon.rss"] == nil && r["balloon.last-update"] == nil
         }
-    }
-}
-
-/// Resumes a continuation with whichever result comes first.
-final class ResumeOnce<T: Sendable>: Sendable {
-    private let state: Mutex<CheckedContinuation<T, Never>?>
-    init(_ c: CheckedContinuation<T, Never>) { state = Mutex(c) }
-    func resume(_ value: T) {
-        let c = state.withLock { s -> CheckedContinuation<T, Never>? in
-            defer { s = nil }
-            return s
-        }
-        c?.resume(returning: value)
+        return false
     }
 }

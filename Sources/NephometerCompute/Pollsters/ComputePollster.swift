@@ -23,6 +23,8 @@ public struct ComputePollster: Pollster {
             if s.info.state == 5 && !(reportStopped && meter.reportsWhenStopped) { continue }
             switch meter.read(di, s) {
             case .unavailable(let why):
+                // A domain held by a job is reported once by the inspector, not once per meter.
+                if s.jobHeld { continue }
                 once.log(logger, .warning, key: "\(meter.name)/\(di.instance.id)",
                          "\(meter.name) unavailable for instance \(di.instance.id): \(why); not reported for it")
             case .values(let values):
@@ -31,8 +33,8 @@ public struct ComputePollster: Pollster {
                     if let extra = v.extraMetadata { metadata.update(with: extra) }
                     out.append(Sample(name: meter.name, type: meter.type, unit: meter.unit, volume: v.volume,
                                       userID: di.instance.userID, projectID: di.instance.projectID,
-                                      resourceID: v.resourceID ?? di.instance.id, resourceMetadata: metadata,
-                                      source: source, monotonicTime: s.polledAt))
+                                      resourceID: v.resourceID ?? di.instance.id, timestamp: s.timestamp,
+                                      resourceMetadata: metadata, source: source, monotonicTime: s.polledAt))
                 }
             }
         }
@@ -68,7 +70,7 @@ public final class ComputeFamily: PollsterFamily {
 
     /// - Parameter enabled: the meter names some polling source selects; only those are inspected.
     public init(options: Options, enabled: Set<String>, logger: Logger) {
-        session = LibvirtSession(uri: options.libvirtURI, logger: logger)
+        session = LibvirtSession(uri: options.libvirtURI, deadline: options.domainDeadline, logger: logger)
         let meters = ComputeMeters.all.filter { enabled.contains($0.name) }
         let needs = meters.reduce(InspectionNeeds()) { $0.union($1.needs) }
         let inspector = ComputeInspector(session: session, needs: needs, deadline: options.domainDeadline, logger: logger)

@@ -1,7 +1,15 @@
+import Foundation
 import NephometerCore
 
 /// Everything inspected for one domain in one cycle.
 public struct DomainStats: Sendable {
+    public init(info: DomainInfo, bulk: [String: TypedValue] = [:], polledAt: Double, readAt: Double) {
+        self.info = info
+        self.bulk = bulk
+        self.polledAt = polledAt
+        timestamp = Time.isoTimestamp(Date(timeIntervalSince1970: readAt))
+    }
+
     public var info: DomainInfo
     /// This domain's record from the bulk stats call (empty when the driver has no bulk stats).
     public var bulk: [String: TypedValue] = [:]
@@ -13,6 +21,11 @@ public struct DomainStats: Sendable {
     public var interfaces: [String: InterfaceStats] = [:]
     /// Monotonic seconds when the stats were read.
     public var polledAt: Double
+    /// When the values were read (wall clock), as samples' `timestamp`: a value read late is stamped
+    /// with when it was read, not when it was published.
+    public var timestamp: String
+    /// A libvirt job held the domain (see `ComputeInspector`): only what needs no QEMU monitor is here.
+    public var jobHeld = false
     /// Interface byte deltas since the previous cycle (`network.*.bytes.delta`).
     public var deltas: InterfaceDeltas?
 

@@ -22,10 +22,17 @@ public struct AgentConfig: Sendable, Hashable {
     public var telemetrySecret: String
     /// Where network publishers spool undelivered batches.
     public var spoolDirectory: String
-    /// Upper bound of each publisher's spool, in bytes.
-    public var spoolMaxBytes: Int
+    /// Fixed upper bound of each publisher's spool, in bytes; nil = automatic (`spoolHoldSeconds` of
+    /// the publisher's measured output, at least 256 MiB).
+    public var spoolMaxBytes: Int?
+    /// With the automatic bound: how many seconds of output a spool must hold.
+    public var spoolHoldSeconds: Double
     /// Spooled batches older than this many seconds are dropped.
     public var spoolMaxAge: Double
+    /// Memory each network publisher may use for waiting batches.
+    public var publisherMemoryBytes: Int
+    /// Seconds a batch may wait undelivered in memory before it is written to the spool.
+    public var spoolAfter: Double
     /// libvirt connection URI.
     public var libvirtURI: String
     /// Report power.state, vcpus, memory and disk sizes for shut-off domains.
@@ -44,8 +51,9 @@ public struct AgentConfig: Sendable, Hashable {
     public init(host: String = AgentConfig.systemHostName(), logLevel: LogLevel = .info,
                 pollingFile: String = "etc/polling.yaml", pipelineFile: String = "pipeline.yaml",
                 batchSize: Int = 50, jitter: Double = 0.1, telemetrySecret: String = AgentConfig.defaultSecret,
-                spoolDirectory: String = "/var/lib/nephometer/spool", spoolMaxBytes: Int = 100 << 20,
-                spoolMaxAge: Double = 86_400,
+                spoolDirectory: String = "/var/lib/nephometer/spool", spoolMaxBytes: Int? = nil,
+                spoolHoldSeconds: Double = 7_200, spoolMaxAge: Double = 86_400,
+                publisherMemoryBytes: Int = 64 << 20, spoolAfter: Double = 1,
                 libvirtURI: String = "qemu:///system", reportStoppedInstanceMetrics: Bool = false,
                 domainDeadline: Double = 10, coordinationURL: String? = nil,
                 partitioningGroupPrefix: String? = nil, sampleSource: String = "openstack") {
@@ -58,7 +66,10 @@ public struct AgentConfig: Sendable, Hashable {
         self.telemetrySecret = telemetrySecret
         self.spoolDirectory = spoolDirectory
         self.spoolMaxBytes = spoolMaxBytes
+        self.spoolHoldSeconds = spoolHoldSeconds
         self.spoolMaxAge = spoolMaxAge
+        self.publisherMemoryBytes = publisherMemoryBytes
+        self.spoolAfter = spoolAfter
         self.libvirtURI = libvirtURI
         self.reportStoppedInstanceMetrics = reportStoppedInstanceMetrics
         self.domainDeadline = domainDeadline
@@ -76,7 +87,8 @@ public struct AgentConfig: Sendable, Hashable {
     static let rootKeys = ["host", "log_level", "polling", "pipeline", "publisher", "compute", "coordination"]
     static let pollingKeys = ["cfg_file", "batch_size", "jitter"]
     static let pipelineKeys = ["cfg_file"]
-    static let publisherKeys = ["telemetry_secret", "spool_directory", "spool_max_bytes", "spool_max_age"]
+    static let publisherKeys = ["telemetry_secret", "spool_directory", "spool_max_bytes", "spool_hold", "spool_max_age",
+                                "memory_max_bytes", "spool_after"]
     static let computeKeys = ["libvirt_uri", "report_stopped_instance_metrics", "domain_deadline", "sample_source"]
     static let coordinationKeys = ["backend_url", "partitioning_group_prefix"]
 
@@ -109,8 +121,14 @@ public struct AgentConfig: Sendable, Hashable {
             section.checkKeys(publisherKeys, d)
             if let n = section["telemetry_secret"], let v = n.expectString("the telemetry secret", d, allowEmpty: true) { c.telemetrySecret = v }
             if let n = section["spool_directory"], let v = n.expectString("a spool directory", d) { c.spoolDirectory = resolve(v) }
-            if let n = section["spool_max_bytes"], let v = n.expectInt("spool_max_bytes", d, in: 4096...Int(Int64.max)) { c.spoolMaxBytes = v }
-            if let n = section["spool_max_age"], let v = n.expectDouble("spool_max_age in seconds", d, in: 1...1e9) { c.spoolMaxAge = v }
+            if let n = section["spool_max_bytes"] {
+                if n.scalar == "auto" { c.spoolMaxBytes = nil }
+                else if let v = n.expectInt("spool_max_bytes (bytes, or auto)", d, in: 65_536...(1 << 50)) { c.spoolMaxBytes = v }
+            }
+            if let n = section["spool_hold"], let v = n.expectDouble("spool_hold in seconds", d, in: 60...(30 * 86_400)) { c.spoolHoldSeconds = v }
+            if let n = section["spool_max_age"], let v = n.expectDouble("spool_max_age in seconds", d, in: 1...(366 * 86_400)) { c.spoolMaxAge = v }
+            if let n = section["memory_max_bytes"], let v = n.expectInt("memory_max_bytes", d, in: 65_536...(1 << 40)) { c.publisherMemoryBytes = v }
+            if let n = section["spool_after"], let v = n.expectDouble("spool_after in seconds", d, in: 0...3_600) { c.spoolAfter = v }
         }
         if let section = root["compute"], !section.isNull, let _ = section.expectMapping("compute settings", d) {
             section.checkKeys(computeKeys, d)

@@ -22,6 +22,11 @@ public actor EtcdMembership: Membership {
     private var watchers: [String: Task<Void, Never>] = [:]
     private var heart: Task<Void, Never>?
     private var outage = false
+    /// The re-join in progress: concurrent causes (an expired lease seen by the heartbeat, our key's
+    /// delete seen by the watch) share one, so no second lease is granted whose expiry would later
+    /// delete the member key again.
+    private var rejoining: Task<Void, any Error>?
+    private var stopped = false
 
     static let prefix = "tooz/groups/"
 
@@ -65,9 +70,9 @@ public actor EtcdMembership: Membership {
     }
 
     private func beat() async {
-        guard let l = lease else { return }
+        guard let l = lease, !stopped else { return }
         do {
-            if try await client.keepAlive(l) == nil {
+            if try await client.keepAlive(l) == nil, lease == l {
                 logger.warning("etcd lease \(l) of member \(memberID) expired; granting a new one and re-joining \(groups.count) group(s)")
                 try await rejoin()
             }
@@ -76,6 +81,8 @@ public actor EtcdMembership: Membership {
                 logger.notice("etcd reachable again")
             }
         } catch {
+            // Shutting down is not an etcd error.
+            if Task.isCancelled || stopped || error is CancellationError { return }
             if !outage {
                 outage = true
                 logger.error("etcd unreachable (\(error)); keeping the last known rings and retrying")
@@ -85,15 +92,25 @@ public actor EtcdMembership: Membership {
         }
     }
 
-    /// New lease, member keys put again (tooz never does this; its member stays gone).
+    /// New lease, member keys put again (tooz never does this; its member stays gone). One at a time.
     private func rejoin() async throws {
-        lease = nil
+        if let running = rejoining { return try await running.value }
+        let task = Task { try await self.grantAndPut() }
+        rejoining = task
+        defer { rejoining = nil }
+        try await task.value
+    }
+
+    private func grantAndPut() async throws {
         let l = try await client.grant(ttl: ttl)
+        let old = lease
         lease = l
         for (g, w) in groups {
             try await client.createIfAbsent(key: Self.groupKey(g))
             try await client.put(key: Self.groupKey(g) + memberID, value: Self.capabilities(w), lease: l)
         }
+        // The old lease, if it still exists, must not outlive us and delete anything later.
+        if let old, old != l { _ = try? await client.post("/v3/lease/revoke", ["ID": .string(old)]) }
     }
 
     private func startWatch(_ group: String) {
@@ -150,10 +167,15 @@ public actor EtcdMembership: Membership {
     }
 
     private func rejoinAfterLoss(_ group: String) async throws {
-        guard let w = groups[group] else { return }
+        guard let w = groups[group], !stopped else { return }
+        if let running = rejoining { return try await running.value }
         logger.warning("member \(memberID) disappeared from \(group); re-joining")
-        if (try? await client.keepAlive(lease ?? "0")) == nil { try await rejoin() }
-        else if let l = lease { try await client.put(key: Self.groupKey(group) + memberID, value: Self.capabilities(w), lease: l) }
+        let alive: Int?? = if let l = lease { try? await client.keepAlive(l) } else { nil }
+        if let l = lease, case .some(.some) = alive {
+            try await client.put(key: Self.groupKey(group) + memberID, value: Self.capabilities(w), lease: l)
+        } else {
+            try await rejoin()
+        }
     }
 
     static func weight(_ value: [UInt8]) -> Int {
@@ -172,6 +194,7 @@ public actor EtcdMembership: Membership {
     }
 
     public func stop() async {
+        stopped = true
         heart?.cancel()
         for w in watchers.values { w.cancel() }
         watchers = [:]

@@ -12,6 +12,8 @@ public actor Partitioner {
     let logger: Logger
     private var joined: Set<String> = []
     private var rings: [String: (members: [String: Int], ring: HashRing)] = [:]
+    /// What this agent owned in each group when it last was in the ring.
+    private var lastOwned: [String: Set<String>] = [:]
     private let once = LogOnce()
 
     public init(membership: any Membership, weight: Int = 1, logger: Logger) {
@@ -57,14 +59,18 @@ public actor Partitioner {
         guard let ring = await ring(of: group) else { return resources }
         let me = memberID
         guard ring.members[me] != nil else {
-            // We are not (yet, or no longer) in the ring we know: membership will re-join us; meanwhile
-            // keep polling what we last owned rather than nothing.
-            once.log(logger, .warning, key: "absent/\(group)", "this agent (\(me)) is not in the ring of \(group); re-joining")
+            // We are not (yet, or no longer) in the ring we know — a lease that expired while this
+            // process was paused, say: membership re-joins us; meanwhile keep polling what we owned
+            // when we were last in it (nothing if we never were), not everything.
+            let owned = lastOwned[group] ?? []
+            once.log(logger, .warning, key: "absent/\(group)", "this agent (\(me)) is not in the ring of \(group); re-joining, and polling the \(owned.count) resource(s) it owned meanwhile")
             joined.remove(group)
-            return resources
+            return resources.filter { owned.contains($0.key) }
         }
         once.clear("absent/\(group)")
-        return resources.filter { ring.owns(me, key: $0.key) }
+        let mine = resources.filter { ring.owns(me, key: $0.key) }
+        lastOwned[group] = Set(mine.map(\.key))
+        return mine
     }
 
     public func stop() async { await membership.stop() }

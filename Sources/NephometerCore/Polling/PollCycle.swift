@@ -9,6 +9,8 @@ public actor PollCycle {
     /// Unique for the life of the process (object identity can be reused after deallocation).
     public nonisolated let id: UInt64
     private var entries: [String: Task<any Sendable, any Error>] = [:]
+    private var unread: [String: String] = [:]
+    private var failed: [String] = []
     private static let counter = Atomic<UInt64>(0)
 
     public init(number: Int = 0) {
@@ -26,6 +28,34 @@ public actor PollCycle {
         guard let v = try await task.value as? T else { throw CycleCacheTypeError(key: key) }
         return v
     }
+}
+
+extension PollCycle {
+    /// What a cycle could not do, for `poll --once` (which exits non-zero when this is not empty) and
+    /// the status page.
+    public struct Problems: Sendable, Hashable {
+        /// Resources that were due but could not be read, with why (a domain that missed its deadline).
+        public var unreadResources: [String: String]
+        /// Discoveries and pollsters that failed as a whole.
+        public var failures: [String]
+        public var isEmpty: Bool { unreadResources.isEmpty && failures.isEmpty }
+        public init(unreadResources: [String: String] = [:], failures: [String] = []) {
+            self.unreadResources = unreadResources
+            self.failures = failures
+        }
+    }
+
+    /// Records that `resource` could not be read in this cycle.
+    public func couldNotRead(_ resource: String, because reason: String) {
+        if unread[resource] == nil { unread[resource] = reason }
+    }
+
+    /// Records that a discovery or pollster failed as a whole in this cycle.
+    public func failed(_ what: String) {
+        if !failed.contains(what) { failed.append(what) }
+    }
+
+    public var problems: Problems { Problems(unreadResources: unread, failures: failed) }
 }
 
 struct CycleCacheTypeError: Error, CustomStringConvertible {

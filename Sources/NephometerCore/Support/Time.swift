@@ -72,3 +72,13 @@ public enum Time {
         return Double(days * 86400 + h * 3600 + mi * 60 + s - offset) + frac
     }
 }
+
+extension Duration {
+    /// Seconds as a `Duration`, clamped to [0, about 292 years]: never traps on a huge, negative or
+    /// non-finite value (such values are refused where they are parsed; this is the second line).
+    public static func seconds(clamping s: Double) -> Duration {
+        guard s.isFinite, s > 0 else { return s.isNaN || s <= 0 ? .zero : .seconds(Int64.max / 1_000_000_000) }
+        let ns = s * 1e9
+        return ns >= 9.2e18 ? .nanoseconds(Int64.max) : .nanoseconds(Int64(ns))
+    }
+}

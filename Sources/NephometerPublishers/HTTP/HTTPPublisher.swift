@@ -9,42 +9,66 @@ import NephometerCore
 import Synchronization
 
 /// `http(s)://[user:pass@]host[:port]/path?options`: POSTs JSON lists of sample dicts (Ceilometer's
-/// body, byte for byte) with connection reuse, and loses nothing while the endpoint is down.
+/// body, byte for byte) with connection reuse. Order, the spool, retries and bounds are the shared
+/// `Delivery`'s: nothing is lost while the endpoint is down.
 ///
-/// Every batch is written to the publisher's on-disk spool before `publish` returns; a delivery task
-/// sends the spool in order. 2xx removes a batch; 5xx, 429 and connection errors keep it and retry with
-/// exponential backoff and jitter; any other 4xx is permanent: logged with the response body and the
-/// batch dropped. Delivery is at least once; every sample carries its id for de-duplication.
-/// With a telemetry secret, `X-Nephometer-Signature` carries the hex HMAC-SHA256 of the body.
-public actor HTTPPublisher: Publisher {
-    public nonisolated let displayURL: String
+/// 2xx delivers a batch; 5xx, 429 and connection errors retry it with backoff; any other 4xx is
+/// permanent: logged with the response body and the batch dropped and counted. Delivery is at least
+/// once; every sample carries its id for de-duplication. With a telemetry secret,
+/// `X-Nephometer-Signature` carries the hex HMAC-SHA256 of the body.
+public final class HTTPPublisher: Publisher {
+    public let displayURL: String
     let options: HTTPPublisherOptions
-    let spool: Spool
-    let clientConfiguration: HTTPClient.Configuration
-    private var owned: OwnedHTTPClient?
-    let secret: String
-    let logger: Logger
-    private var wake: AsyncStream<Void>.Continuation?
-    private var delivery: Task<Void, Never>?
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    private var failing = false
-    private let once = LogOnce()
-    /// Batches refused permanently (4xx other than 429).
-    public private(set) var refused = 0
-    public private(set) var delivered = 0
+    public let delivery: Delivery
 
     public init(url: PublisherURL, context: PublisherContext, logger: Logger) throws(PublisherURLError) {
         let options = try HTTPPublisherOptions(url)
         self.options = options
         displayURL = url.redacted
-        secret = context.telemetrySecret
-        self.logger = logger
-        let dir = "\(context.spoolDirectory)/\(url.scheme)-\(Self.spoolName(url.redacted))"
-        do {
-            spool = try Spool(directory: dir, limits: context.spoolLimits, logger: logger)
-        } catch {
-            throw PublisherURLError("cannot use spool directory \(dir): \(error)")
+        let transport = try HTTPTransport(options: options, secret: context.telemetrySecret, displayURL: displayURL)
+        var d = context.delivery
+        d.spoolDirectory = "\(context.spoolDirectory)/\(url.scheme)-\(Self.spoolName(url.redacted))"
+        d.retries = options.maxRetries
+        delivery = Delivery(name: "http publisher \(displayURL)", transport: transport, options: d, logger: logger)
+        let delivery = self.delivery
+        Task { await delivery.start() }
+    }
+
+    static func spoolName(_ url: String) -> String {
+        Hex.string(SHA256.hash(data: Array(url.utf8)).prefix(8))
+    }
+
+    public func publish(_ samples: [Sample]) async {
+        guard !samples.isEmpty else { return }
+        if options.batch {
+            await delivery.submit(DeliveryBatch(body: HTTPBody.json(samples), samples: samples.count))
+        } else {
+            for s in samples { await delivery.submit(DeliveryBatch(body: JSONWriter.bytes(.object(s.asDict)), samples: 1)) }
         }
+    }
+
+    public func flush() async { await delivery.flush() }
+
+    /// Delivers what it can within the timeout, then stops; what remains stays spooled for the next start.
+    public func close() async { await delivery.close(grace: options.timeout) }
+
+    /// Batches waiting (in memory or spooled).
+    public var spooled: Int { get async { await delivery.statistics.queuedBatches } }
+    public var refused: Int { get async { await delivery.statistics.refusedBatches } }
+    public var delivered: Int { get async { await delivery.statistics.deliveredBatches } }
+}
+
+/// One POST per attempt; the delivery layer decides what happens next.
+struct HTTPTransport: DeliveryTransport {
+    let options: HTTPPublisherOptions
+    let secret: String
+    let displayURL: String
+    let owned: OwnedHTTPClient
+
+    init(options: HTTPPublisherOptions, secret: String, displayURL: String) throws(PublisherURLError) {
+        self.options = options
+        self.secret = secret
+        self.displayURL = displayURL
         var tls = TLSConfiguration.makeClientConfiguration()
         if !options.verifySSL { tls.certificateVerification = .none }
         if let ca = options.caBundle { tls.trustRoots = .file(ca) }
@@ -57,88 +81,13 @@ public actor HTTPPublisher: Publisher {
             }
         }
         var config = HTTPClient.Configuration(tlsConfiguration: tls)
-        config.timeout = .init(connect: .milliseconds(Int64(options.timeout * 1000)), read: .milliseconds(Int64(options.timeout * 1000)))
+        let timeout = TimeAmount.seconds(clamping: options.timeout)
+        config.timeout = .init(connect: timeout, read: timeout)
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 4)
-        clientConfiguration = config
+        owned = OwnedHTTPClient(HTTPClient(eventLoopGroupProvider: .singleton, configuration: config))
     }
 
-    /// The HTTP client, created on first use (connections are reused across batches).
-    private var client: HTTPClient {
-        if let owned { return owned.client }
-        let o = OwnedHTTPClient(HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration))
-        owned = o
-        return o.client
-    }
-
-    static func spoolName(_ url: String) -> String {
-        Hex.string(SHA256.hash(data: Array(url.utf8)).prefix(8))
-    }
-
-    public func publish(_ samples: [Sample]) async {
-        guard !samples.isEmpty else { return }
-        let bodies = options.batch ? [HTTPBody.json(samples)] : samples.map { JSONWriter.bytes(.object($0.asDict)) }
-        for b in bodies {
-            do {
-                try spool.append(b)
-            } catch {
-                logger.error("http publisher \(displayURL): cannot spool a batch of \(samples.count) sample(s): \(error); sending it without a spool")
-            }
-        }
-        startDelivery()
-        wake?.yield()
-    }
-
-    private func startDelivery() {
-        guard delivery == nil else { return }
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        wake = continuation
-        delivery = Task { [weak self] in
-            for await _ in stream {
-                guard let self else { return }
-                await self.drain()
-            }
-        }
-        wake?.yield()
-    }
-
-    /// Delivers spooled batches oldest first until the spool is empty or the task is cancelled.
-    private func drain() async {
-        var backoff = 1.0
-        while !Task.isCancelled, let entry = spool.oldest() {
-            switch await send(entry.body) {
-            case .delivered:
-                spool.remove(entry.sequence)
-                delivered += 1
-                backoff = 1
-                if failing {
-                    failing = false
-                    logger.notice("http publisher \(displayURL): endpoint reachable again; \(spool.count) batch(es) still spooled")
-                }
-            case .refused(let status, let body):
-                spool.remove(entry.sequence)
-                refused += 1
-                logger.error("http publisher \(displayURL): batch refused with HTTP \(status), dropped (not retried): \(body)")
-            case .retry(let why):
-                if !failing {
-                    failing = true
-                    logger.warning("http publisher \(displayURL): \(why); spooling to \(spool.directory) and retrying with backoff")
-                }
-                resumeIdleWaiters()
-                let jittered = backoff * Double.random(in: 0.5...1.5)
-                try? await Task.sleep(for: .milliseconds(Int(jittered * 1000)))
-                backoff = min(backoff * 2, 60)
-            }
-        }
-        resumeIdleWaiters()
-    }
-
-    enum Outcome {
-        case delivered
-        case refused(Int, String)
-        case retry(String)
-    }
-
-    private func send(_ body: [UInt8]) async -> Outcome {
+    func send(_ batch: DeliveryBatch) async -> DeliveryOutcome {
         var request = HTTPClientRequest(url: options.target)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -148,57 +97,34 @@ public actor HTTPPublisher: Publisher {
             request.headers.add(name: "Authorization", value: "Basic \(token)")
         }
         if !secret.isEmpty {
-            request.headers.add(name: HTTPSignature.headerName, value: HTTPSignature.header(body, secret: secret))
+            request.headers.add(name: HTTPSignature.headerName, value: HTTPSignature.header(batch.body, secret: secret))
         }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        var lastError = ""
-        for attempt in 0...options.maxRetries {
-            do {
-                let response = try await client.execute(request, timeout: .milliseconds(Int64(options.timeout * 1000)))
-                let status = Int(response.status.code)
-                let text = String(buffer: try await response.body.collect(upTo: 64 << 10))
-                if (200..<300).contains(status) { return .delivered }
-                if status == 429 || status >= 500 { return .retry("HTTP \(status) \(text.prefix(200))") }
-                return .refused(status, String(text.prefix(1024)))
-            } catch {
-                lastError = "\(error)"
-                if attempt < options.maxRetries { continue }
-            }
-        }
-        return .retry("cannot reach \(displayURL): \(lastError)")
-    }
-
-    private func resumeIdleWaiters() {
-        let w = idleWaiters
-        idleWaiters = []
-        for c in w { c.resume() }
-    }
-
-    /// Waits until the spool is empty, or the endpoint is failing (then the spool holds the rest).
-    public func flush() async {
-        guard spool.count > 0, delivery != nil else { return }
-        await withCheckedContinuation { idleWaiters.append($0) }
-    }
-
-    /// Delivers what it can within the timeout, then stops; what remains stays spooled for the next start.
-    public func close() async {
-        if spool.count > 0, !failing {
-            let deadline = ContinuousClock.now + .milliseconds(Int(options.timeout * 1000))
-            while spool.count > 0, !failing, ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        delivery?.cancel()
-        wake?.finish()
-        delivery = nil
-        resumeIdleWaiters()
-        if let owned {
-            self.owned = nil
-            await owned.shutdown()
+        request.body = .bytes(ByteBuffer(bytes: batch.body))
+        do {
+            let response = try await owned.client.execute(request, timeout: .seconds(clamping: options.timeout))
+            let status = Int(response.status.code)
+            let text = String(buffer: try await response.body.collect(upTo: 64 << 10))
+            if (200..<300).contains(status) { return .delivered }
+            if status == 429 || status >= 500 { return .failed("HTTP \(status) \(text.prefix(200))") }
+            return .refused("HTTP \(status): \(text.prefix(1024))")
+        } catch {
+            return .failed("cannot reach \(displayURL): \(error)")
         }
     }
 
-    public var spooled: Int { spool.count }
+    /// Any HTTP answer to a HEAD of the target, within a second.
+    func probe() async -> Bool {
+        var request = HTTPClientRequest(url: options.target)
+        request.method = .HEAD
+        do {
+            _ = try await owned.client.execute(request, timeout: .seconds(clamping: min(1, options.timeout)))
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    func shutdown() async { await owned.shutdown() }
 }
 
 /// The HTTP publisher's request body.
@@ -238,4 +164,13 @@ final class ManagedAtomicFlag: Sendable {
     private let value = Synchronization.Atomic<Bool>(false)
     /// Sets the flag; true if this call set it.
     func set() -> Bool { !value.exchange(true, ordering: .acquiringAndReleasing) }
+}
+
+extension TimeAmount {
+    /// Seconds as a `TimeAmount`, clamped to what it can hold (never traps on a huge or odd value).
+    public static func seconds(clamping s: Double) -> TimeAmount {
+        guard s.isFinite, s > 0 else { return .nanoseconds(s.isNaN || s <= 0 ? 0 : Int64.max) }
+        let ns = s * 1e9
+        return .nanoseconds(ns >= 9.2e18 ? Int64.max : Int64(ns))
+    }
 }
