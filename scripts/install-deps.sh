@@ -10,6 +10,7 @@ packages=(
   etcd-server etcd-client                                                   # fleet tests
   collectd-core                                                             # benchmark peer
   python3 python3-venv curl                                                 # interop tests (tooz, snmpsim), HTTP probes
+  time util-linux                                                           # peak memory of hostile-input cases, setsid/prlimit
 )
 
 missing=()

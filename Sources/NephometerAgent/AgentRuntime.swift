@@ -61,12 +61,20 @@ public enum AgentRuntime {
 
     /// The partitioner for `coordination.backend_url`, or nil without one.
     public static func partitioner(_ agent: AgentConfig, logger: Logger) throws(ConfigErrors) -> Partitioner? {
+        guard let url = try coordinationURL(agent) else { return nil }
+        return Partitioner(membership: url.open(logger: logger), logger: logger)
+    }
+
+    /// `coordination.backend_url` parsed, with an error at its position (the file's line and column,
+    /// or `--coordination-url`).
+    public static func coordinationURL(_ agent: AgentConfig) throws(ConfigErrors) -> CoordinationURL? {
         guard let raw = agent.coordinationURL else { return nil }
         do {
-            let url = try CoordinationURL(raw)
-            return Partitioner(membership: url.open(logger: logger), logger: logger)
+            return try CoordinationURL(raw)
         } catch {
-            throw ConfigErrors([ConfigError(file: "coordination.backend_url", line: 0, column: 0, keyPath: "coordination.backend_url", message: error.description)])
+            let p = agent.coordinationURLPosition
+            throw ConfigErrors([ConfigError(file: p?.file ?? "--coordination-url", line: p?.line ?? 0, column: p?.column ?? 0,
+                                            keyPath: "coordination.backend_url", message: error.description)])
         }
     }
 
@@ -91,11 +99,7 @@ public enum AgentRuntime {
         case .success(let c):
             let d = Diagnostics()
             PipelineBuilder.check(c.pipeline, d)
-            if let raw = c.agent.coordinationURL {
-                do { _ = try CoordinationURL(raw) } catch {
-                    d.error(ConfigError(file: agentConfigFile ?? "(command line)", line: 0, column: 0, keyPath: "coordination.backend_url", message: error.description))
-                }
-            }
+            do { _ = try coordinationURL(c.agent) } catch { for e in error.errors { d.error(e) } }
             let transformers = c.pipeline.sinks.reduce(0) { $0 + $1.transformers.count }
             let publishers = c.pipeline.sinks.reduce(0) { $0 + $1.publishers.count }
             let known = Set(namespaces.flatMap(meterNames(namespace:)))

@@ -20,8 +20,8 @@ public enum PublisherFactory {
     public static func check(_ url: PublisherURL) throws(PublisherURLError) {
         switch url.scheme {
         case "file": _ = try FilePublisher.parse(url)
-        case "udp": guard !url.host.isEmpty else { throw PublisherURLError("udp publisher needs a host (udp://collector:4952)") }
-        case "http", "https": _ = try HTTPPublisherOptions(url)
+        case "udp": _ = try UDPPublisher.parse(url)
+        case "http", "https": _ = try HTTPTransport.tls(try HTTPPublisherOptions(url))
         default:
             if recognized.contains(url.scheme) { return }
             throw unknownScheme(url)

@@ -1,3 +1,4 @@
+import NephometerCore
 /// A publisher URL split as Ceilometer's `urlsplit` does: scheme, user info, host, port, path, query.
 public struct PublisherURL: Sendable, Hashable {
     public let raw: String
@@ -15,7 +16,7 @@ public struct PublisherURL: Sendable, Hashable {
 
     public init(_ raw: String) throws(PublisherURLError) {
         self.raw = raw
-        guard let schemeEnd = raw.range(of: "://") else { throw PublisherURLError("'\(raw)' has no scheme (expected scheme://…)") }
+        guard let schemeEnd = raw.range(of: "://") else { throw PublisherURLError("'\(Self.redact(raw))' has no scheme (expected scheme://…)") }
         scheme = String(raw[..<schemeEnd.lowerBound]).lowercased()
         var rest = Substring(raw[schemeEnd.upperBound...])
         var queryText = Substring("")
@@ -50,7 +51,7 @@ public struct PublisherURL: Sendable, Hashable {
             let after = netloc[netloc.index(after: close)...]
             if after.hasPrefix(":") {
                 guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
-                    throw PublisherURLError("'\(Self.redact(raw))': bad port '\(after.dropFirst())' (expected 1-65535)")
+                    throw PublisherURLError("'\(Self.redact(raw))': bad port\(Self.quoted(after.dropFirst(), raw)) (expected 1-65535)")
                 }
                 port = p
             } else if !after.isEmpty {
@@ -60,7 +61,7 @@ public struct PublisherURL: Sendable, Hashable {
             host = netloc[..<colon]
             let p = netloc[netloc.index(after: colon)...]
             guard let v = Int(p), (1...65535).contains(v) else {
-                throw PublisherURLError("'\(Self.redact(raw))': bad port '\(p)' (expected 1-65535)")
+                throw PublisherURLError("'\(Self.redact(raw))': bad port\(Self.quoted(p, raw)) (expected 1-65535)\(raw.contains("@") ? "; if the password contains '/', '?' or '#', percent-encode them (%2F, %3F, %23)" : "")")
             }
             port = v
         }
@@ -77,32 +78,19 @@ public struct PublisherURL: Sendable, Hashable {
         }
     }
 
+    /// ` 'text'` for an error message, or nothing when the URL has user info (the text may be part of
+    /// a password that a `/`, `?` or `#` split).
+    static func quoted(_ text: Substring, _ raw: String) -> String {
+        raw.contains("@") ? "" : " '\(text.prefix(40))'"
+    }
+
     public func queryValue(_ key: String) -> String? { query.last(where: { $0.0 == key })?.1 }
     public func hasQuery(_ key: String) -> Bool { query.contains { $0.0 == key } }
 
     /// The URL with the password (and any `password`-like query values) replaced by `***`.
     public var redacted: String { Self.redact(raw) }
 
-    public static func redact(_ raw: String) -> String {
-        guard let schemeEnd = raw.range(of: "://") else { return raw }
-        var out = String(raw[..<schemeEnd.upperBound])
-        var rest = String(raw[schemeEnd.upperBound...])
-        let netEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        if let at = rest[..<netEnd].lastIndex(of: "@") {
-            let info = rest[..<at]
-            let userPart = info.firstIndex(of: ":").map { String(info[..<$0]) + ":***" } ?? String(info)
-            rest = userPart + String(rest[at...])
-        }
-        if let q = rest.firstIndex(of: "?") {
-            let params = rest[rest.index(after: q)...].split(separator: "&").map { p -> String in
-                let key = p.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
-                return key.lowercased().contains("pass") || key.lowercased().contains("key") && key != "clientkey" ? "\(key)=***" : String(p)
-            }
-            rest = String(rest[...q]) + params.joined(separator: "&")
-        }
-        out += rest
-        return out
-    }
+    public static func redact(_ raw: String) -> String { Redaction.url(raw) }
 
     static func percentDecode<S: StringProtocol>(_ s: S) -> String {
         guard s.contains("%") || s.contains("+") else { return String(s) }

@@ -72,7 +72,7 @@ public actor SampleCollector {
                 return
             }
         }
-        accept(message, from: peer)
+        if case .malformed(let why) = accept(message, from: peer) { reject("datagram from \(peer) is malformed: \(why)") }
     }
 
     // MARK: HTTP
@@ -85,13 +85,16 @@ public actor SampleCollector {
 
     /// One HTTP body: a JSON list of sample dicts (or one dict), signed as a whole with
     /// `X-Nephometer-Signature`, or made of meter messages that carry their own signatures.
-    public func httpBody(_ body: [UInt8], signature: String?, from peer: String) -> HTTPOutcome {
+    ///
+    /// Parsing and signature checks run outside the collector; accepted samples reach it in chunks, so
+    /// a huge body does not hold up datagrams arriving meanwhile. Rejections are summarized in one log
+    /// line per request (counts by reason, the first example of each), not one line per item.
+    public nonisolated func httpBody(_ body: [UInt8], signature: String?, from peer: String) async -> HTTPOutcome {
         let parsed: MetadataValue
         do {
             parsed = try JSONParser.parse(body)
         } catch {
-            counters.received += 1
-            reject("HTTP body from \(peer) is not JSON: \(error)")
+            await count(received: 1, rejected: 1, log: "HTTP body from \(peer) is not JSON: \(error)")
             return .badRequest("body is not JSON: \(error)")
         }
         let items: [MetadataValue]
@@ -99,31 +102,77 @@ public actor SampleCollector {
         case .array(let a): items = a
         case .object: items = [parsed]
         default:
-            counters.received += 1
-            reject("HTTP body from \(peer) is neither a list nor a sample")
+            await count(received: 1, rejected: 1, log: "HTTP body from \(peer) is neither a list nor a sample")
             return .badRequest("expected a JSON list of samples")
         }
-        counters.received += items.count
         var bodySigned = false
         if !secret.isEmpty, let signature {
             let expected = HTTPSignature.header(body, secret: secret)
             guard Self.constantTimeEqual(expected, signature.lowercased()) else {
-                counters.rejected += items.count
-                once.log(logger, .warning, key: "http-sig/\(peer)", "HTTP body from \(peer): bad X-Nephometer-Signature; \(items.count) sample(s) rejected")
+                await count(received: items.count, rejected: items.count,
+                            log: "HTTP body from \(peer): bad X-Nephometer-Signature; \(items.count) sample(s) rejected")
                 return .forbidden("bad X-Nephometer-Signature")
             }
             bodySigned = true
         }
+        var report = Rejections()
         var accepted = 0
-        for item in items {
-            guard case .object(let o) = item else { reject("HTTP item from \(peer) is not a sample dict"); continue }
-            if !secret.isEmpty, !bodySigned {
-                guard o[Signature.key] != nil else { reject("HTTP sample from \(peer) has no signature (neither X-Nephometer-Signature nor message_signature)"); continue }
-                guard Signature.verify(o, secret: secret) else { reject("HTTP sample from \(peer): bad message_signature"); continue }
+        var chunk: [MetadataObject] = []
+        chunk.reserveCapacity(Self.chunk)
+        for (n, item) in items.enumerated() {
+            if case .object(let o) = item {
+                if !secret.isEmpty, !bodySigned {
+                    if o[Signature.key] == nil { report.add("no signature (neither X-Nephometer-Signature nor message_signature)") }
+                    else if !Signature.verify(o, secret: secret) { report.add("bad message_signature") }
+                    else { chunk.append(o) }
+                } else {
+                    chunk.append(o)
+                }
+            } else {
+                report.add("an item is not a sample dict")
             }
-            if accept(o, from: peer) { accepted += 1 }
+            if chunk.count == Self.chunk || n == items.count - 1 {
+                accepted += await absorb(chunk, from: peer, into: &report)
+                chunk.removeAll(keepingCapacity: true)
+            }
         }
+        await count(received: items.count, rejected: report.total,
+                    log: report.total == 0 ? nil : "HTTP body from \(peer): \(report.total) of \(items.count) item(s) rejected: \(report.summary)")
         return .ok(accepted: accepted)
+    }
+
+    /// Items handed to the collector at a time.
+    static let chunk = 2_000
+
+    /// Why items of one request were rejected: counts by reason, in first-seen order.
+    struct Rejections: Sendable {
+        private(set) var total = 0
+        private var reasons: [(String, Int)] = []
+        mutating func add(_ reason: String) {
+            total += 1
+            if let i = reasons.firstIndex(where: { $0.0 == reason }) { reasons[i].1 += 1 }
+            else if reasons.count < 5 { reasons.append((reason, 1)) }
+        }
+        var summary: String { reasons.map { "\($0.0) ×\($0.1)" }.joined(separator: "; ") }
+    }
+
+    private func count(received: Int, rejected: Int, log: String?) {
+        counters.received += received
+        counters.rejected += rejected
+        if let log { logger.warning("rejected: \(log)") }
+    }
+
+    /// Accepts checked dicts (malformed ones are rejected into `report`); returns how many were new.
+    private func absorb(_ dicts: [MetadataObject], from peer: String, into report: inout Rejections) -> Int {
+        var n = 0
+        for d in dicts {
+            switch accept(d, from: peer) {
+            case .accepted: n += 1
+            case .duplicate: break
+            case .malformed(let why): report.add("malformed sample: \(why)")
+            }
+        }
+        return n
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
@@ -136,23 +185,44 @@ public actor SampleCollector {
 
     // MARK: Common
 
+    /// Counts a rejected datagram; logs at most `logBurst` lines per `logWindow` seconds, then one line
+    /// saying how many more were rejected (a flood of bad datagrams must not flood the log).
     private func reject(_ why: String) {
         counters.rejected += 1
-        logger.warning("rejected: \(why)")
+        let now = Time.monotonic()
+        if now - windowStart >= Self.logWindow {
+            if suppressed > 0 { logger.warning("rejected: \(suppressed) more datagram(s) in the last \(Int(Self.logWindow)) s (not logged one by one)") }
+            windowStart = now
+            logged = 0
+            suppressed = 0
+        }
+        if logged < Self.logBurst {
+            logged += 1
+            logger.warning("rejected: \(why)")
+        } else {
+            suppressed += 1
+        }
     }
 
+    static let logBurst = 10
+    static let logWindow = 10.0
+    private var windowStart = 0.0
+    private var logged = 0
+    private var suppressed = 0
+
+    enum Acceptance { case accepted, duplicate, malformed(String) }
+
     @discardableResult
-    private func accept(_ dict: MetadataObject, from peer: String) -> Bool {
+    private func accept(_ dict: MetadataObject, from peer: String) -> Acceptance {
         let sample: Sample
         do {
             sample = try Sample(dict: dict)
         } catch {
-            reject("sample from \(peer) is malformed: \(error)")
-            return false
+            return .malformed("\(error)")
         }
         guard seen.insert(sample.id).inserted else {
             counters.duplicates += 1
-            return false
+            return .duplicate
         }
         order.append(sample.id)
         if order.count - orderStart > windowSize {
@@ -164,7 +234,7 @@ public actor SampleCollector {
         JSONWriter.write(.object(sample.asDict), into: &buffer)
         buffer.append(0x0A)
         if buffer.count >= 64 << 10 { flush() }
-        return true
+        return .accepted
     }
 
     /// Writes buffered lines out.

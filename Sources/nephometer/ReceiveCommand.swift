@@ -12,6 +12,9 @@ struct ReceiveCommand: AsyncParsableCommand {
             secret is given (UDP: each message's message_signature; HTTP: the X-Nephometer-Signature
             header over the body, or each item's message_signature), rejects and counts bad or missing
             ones, drops duplicate message ids within the window, and writes one JSON sample dict a line.
+            HTTP is bounded: 64 MiB a body, 256 MiB of bodies in all (503 beyond), 256 connections,
+            idle connections closed after --idle-timeout seconds; rejections are logged as one
+            summary per request, and at most 10 datagram lines per 10 s.
             SIGTERM or SIGINT flushes the output and exits 0 after printing a one-line summary to stderr.
 
             Example:
@@ -32,6 +35,8 @@ struct ReceiveCommand: AsyncParsableCommand {
     var readyFile: String?
     @Option(name: .customLong("log-level"), help: "Log level.")
     var logLevel: String = "info"
+    @Option(name: .customLong("idle-timeout"), help: "Seconds after which an idle HTTP connection is closed (1-3600).")
+    var idleTimeout: Int = Int(HTTPListener.defaultIdleTimeout)
 
     static func split(_ address: String) throws -> (String, Int) {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
@@ -44,6 +49,8 @@ struct ReceiveCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard udp != nil || http != nil else { throw ValidationError("give --udp and/or --http") }
+        guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1…3600 seconds") }
+        guard (1...100_000_000).contains(window) else { throw ValidationError("--window must be 1…100000000 message ids") }
         // Signal handling first: before any listener thread exists.
         let stop = AsyncStream<String>.makeStream()
         let signals = SignalWatcher(onStop: { stop.continuation.yield($0) }, onReload: {})
@@ -77,7 +84,8 @@ struct ReceiveCommand: AsyncParsableCommand {
                     group.addTask { try await UDPListener.run(host: h, port: p, collector: collector) { ports.report("udp", $0) } }
                 }
                 if let (h, p) = httpAddress {
-                    group.addTask { try await HTTPListener.run(host: h, port: p, collector: collector) { ports.report("http", $0) } }
+                    let idle = Int64(idleTimeout)
+                    group.addTask { try await HTTPListener.run(host: h, port: p, collector: collector, idleTimeout: idle) { ports.report("http", $0) } }
                 }
                 try await group.next()
                 group.cancelAll()

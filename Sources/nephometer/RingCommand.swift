@@ -40,8 +40,11 @@ struct RingCommand: AsyncParsableCommand {
         for part in text.split(separator: ",") {
             let p = part.trimmingCharacters(in: .whitespaces)
             guard !p.isEmpty else { continue }
-            if let colon = p.lastIndex(of: ":"), let w = Int(p[p.index(after: colon)...]) {
-                guard w >= 0 else { throw ValidationError("weight of \(p[..<colon]) must be >= 0") }
+            if let colon = p.lastIndex(of: ":") {
+                let text = p[p.index(after: colon)...]
+                guard let w = Int(text), (0...HashRing.maxWeight).contains(w) else {
+                    throw ValidationError("weight of \(p[..<colon]) must be a whole number in 0…\(HashRing.maxWeight), got '\(text.prefix(40))'")
+                }
                 out[String(p[..<colon])] = w
             } else {
                 out[p] = 1
@@ -50,9 +53,33 @@ struct RingCommand: AsyncParsableCommand {
         return out
     }
 
+    /// Keys from stdin, one a line, as bytes: a line that is not valid UTF-8 is refused (tooz hashes the
+    /// bytes of a key; turning it into U+FFFD would make distinct keys collide).
+    static func stdinKeys() -> (keys: [String], refused: [Int]) {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = read(0, &buffer, buffer.count)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        var keys: [String] = []
+        var refused: [Int] = []
+        for (i, line) in lines.enumerated() {
+            let l = line.last == 0x0D ? line.dropLast() : line
+            if let s = String(validating: Array(l), as: UTF8.self) { keys.append(s) } else { refused.append(i + 1) }
+        }
+        return (keys, refused)
+    }
+
     func run() async throws {
         guard let hashFunction = HashRing.HashFunction(rawValue: hash) else { throw ValidationError("--hash must be md5 or sha256") }
-        guard partitions > 0, replicas > 0 else { throw ValidationError("--partitions and --replicas must be > 0") }
+        guard (1...HashRing.maxPartitions).contains(partitions) else {
+            throw ValidationError("--partitions must be 1…\(HashRing.maxPartitions), got \(partitions)")
+        }
+        guard (1...1_000).contains(replicas) else { throw ValidationError("--replicas must be 1…1000, got \(replicas)") }
         var memberWeights: [String: Int] = [:]
         if let members { memberWeights = try parseMembers(members) }
         if let url = coordinationURL {
@@ -67,19 +94,20 @@ struct RingCommand: AsyncParsableCommand {
             let membership = parsed.open(logger: Logger(label: "nephometer.ring"))
             guard let live = await membership.members(of: group) else {
                 await membership.stop()
-                Stderr.write("cannot read the members of \(group) from \(url)\n")
+                Stderr.write("cannot read the members of \(group) from \(parsed.redacted)\n")
                 throw ExitCode(1)
             }
             await membership.stop()
             memberWeights.merge(live) { a, _ in a }
         }
         guard !memberWeights.isEmpty else { throw ValidationError("give --members, or --coordination-url with --group") }
+        if let problem = HashRing.problem(members: memberWeights, partitions: partitions) { throw ValidationError(problem) }
         let ring = HashRing(members: memberWeights, partitions: partitions, hash: hashFunction)
         let ignored = Set((ignore ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         var input = keys
-        if input.isEmpty {
-            while let line = readLine(strippingNewline: true) { input.append(line) }
-        }
+        var refused: [Int] = []
+        if input.isEmpty { (input, refused) = Self.stdinKeys() }
+        for line in refused { Stderr.write("line \(line) of stdin is not valid UTF-8; its key is skipped\n") }
         var out = ""
         for key in input {
             let owners = ring.owners(of: key, replicas: replicas, ignoring: ignored)
@@ -87,5 +115,6 @@ struct RingCommand: AsyncParsableCommand {
             if out.utf8.count > 1 << 16 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
         }
         FileHandle.standardOutput.write(Data(out.utf8))
+        if !refused.isEmpty { throw ExitCode(1) }
     }
 }

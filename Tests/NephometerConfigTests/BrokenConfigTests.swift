@@ -78,7 +78,7 @@ import TestSupport
         Case(name: "file publisher without path", yaml: pipelineHead + "sinks:\n  - name: k\n    publishers: ['file://']\n", errors: [
             "F:7:18: sinks[0].publishers[0]: file publisher needs a path (file:///var/log/nephometer/samples.log)"]),
         Case(name: "file publisher bad max_bytes", yaml: pipelineHead + "sinks:\n  - name: k\n    publishers: ['file:///tmp/x?max_bytes=lots&backup_count=2']\n", errors: [
-            "F:7:18: sinks[0].publishers[0]: max_bytes must be a whole number of bytes, got 'lots'"]),
+            "F:7:18: sinks[0].publishers[0]: max_bytes must be a whole number of bytes in 0…2^50, got 'lots'"]),
         Case(name: "file publisher unwritable", yaml: pipelineHead + "sinks:\n  - name: k\n    publishers: ['file:///etc/hostname/samples.log']\n", errors: [
             "F:7:18: sinks[0].publishers[0]: cannot create /etc/hostname/samples.log: /etc/hostname is not a directory"]),
         Case(name: "misspelt sink key", yaml: pipelineHead + "sinks:\n  - name: k\n    publisher: [file:///tmp/x]\n", errors: [

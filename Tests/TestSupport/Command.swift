@@ -144,3 +144,31 @@ public func eventually(timeout: Double, interval: Double = 0.05, _ condition: ()
     } while Date() < deadline
     return try condition()
 }
+
+/// A command's result with its peak memory and wall time (GNU time, from Debian's `time` package).
+public struct MeasuredResult: Sendable {
+    public let result: CommandResult
+    public let peakMiB: Double
+    public let seconds: Double
+}
+
+extension Command {
+    /// Runs the `nephometer` binary under `/usr/bin/time`, reporting peak RSS and wall time.
+    public static func nephometerMeasured(_ arguments: [String], stdin: String? = nil, timeout: Double = 60) throws -> MeasuredResult {
+        let time = "/usr/bin/time"
+        guard FileManager.default.isExecutableFile(atPath: time) else { throw MissingProgram(name: "time (GNU time, Debian package time)") }
+        let r = try run(time, ["-f", "NEPHOMETER-TIME %M %e", nephometer] + arguments, stdin: stdin, timeout: timeout)
+        var lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        while lines.last == "" { lines.removeLast() }
+        guard let last = lines.last, last.hasPrefix("NEPHOMETER-TIME ") else {
+            return MeasuredResult(result: r, peakMiB: .infinity, seconds: timeout)
+        }
+        lines.removeLast()
+        let parts = last.split(separator: " ")
+        let kib = Double(parts[1]) ?? .infinity
+        let secs = Double(parts[2]) ?? .infinity
+        // `time` reports a signal death as "Command terminated by signal N" on the line before.
+        return MeasuredResult(result: CommandResult(status: r.status, stdout: r.stdout, stderr: lines.joined(separator: "\n")),
+                              peakMiB: kib / 1024, seconds: secs)
+    }
+}

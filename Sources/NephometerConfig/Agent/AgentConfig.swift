@@ -41,6 +41,8 @@ public struct AgentConfig: Sendable, Hashable {
     public var domainDeadline: Double
     /// Group membership backend URL (none = no partitioning).
     public var coordinationURL: String?
+    /// Where `coordination.backend_url` was set, for errors about it (nil: the command line).
+    public var coordinationURLPosition: Position?
     /// Optional prefix of partitioning group names.
     public var partitioningGroupPrefix: String?
     /// Value of `source` in samples from compute pollsters.
@@ -139,7 +141,10 @@ public struct AgentConfig: Sendable, Hashable {
         }
         if let section = root["coordination"], !section.isNull, let _ = section.expectMapping("coordination settings", d) {
             section.checkKeys(coordinationKeys, d)
-            if let n = section["backend_url"], !n.isNull, let v = n.expectString("a coordination backend URL", d) { c.coordinationURL = v }
+            if let n = section["backend_url"], !n.isNull, let v = n.expectString("a coordination backend URL", d) {
+                c.coordinationURL = v
+                c.coordinationURLPosition = n.position
+            }
             if let n = section["partitioning_group_prefix"], !n.isNull, let v = n.expectString("a group name prefix", d) { c.partitioningGroupPrefix = v }
         }
         guard d.errors.count == before else { return nil }

@@ -64,7 +64,10 @@ public enum ConfigLoader {
         if let v = overrides.host { agent.host = v }
         if let v = overrides.secret { agent.telemetrySecret = v }
         if let v = overrides.spoolDirectory { agent.spoolDirectory = v }
-        if let v = overrides.coordinationURL { agent.coordinationURL = v.isEmpty ? nil : v }
+        if let v = overrides.coordinationURL {
+            agent.coordinationURL = v.isEmpty ? nil : v
+            agent.coordinationURLPosition = nil
+        }
         if let v = overrides.logLevel { agent.logLevel = v }
 
         var polling: PollingConfig?

@@ -26,6 +26,11 @@ final class EtcdClient: Sendable {
         watches = OwnedHTTPClient(HTTPClient(eventLoopGroupProvider: .singleton, configuration: watchConfig))
     }
 
+    /// Largest etcd response read (a group of thousands of members is a few hundred KiB).
+    static let maxResponse = 16 << 20
+    /// Longest line of a watch stream.
+    static let maxWatchLine = 4 << 20
+
     static func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
     static func b64(_ b: [UInt8]) -> String { Data(b).base64EncodedString() }
     static func unb64(_ s: String?) -> [UInt8] { s.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? [] }
@@ -43,7 +48,7 @@ final class EtcdClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: JSONWriter.bytes(.object(body))))
         let response = try await requests.client.execute(request, timeout: .seconds(10))
-        let bytes = Array(buffer: try await response.body.collect(upTo: 16 << 20))
+        let bytes = Array(buffer: try await response.body.collect(upTo: Self.maxResponse))
         let value = (try? JSONParser.parse(bytes)) ?? .null
         guard response.status.code == 200 else {
             throw Failure(description: "etcd \(path): HTTP \(response.status.code) \(value["error"]?.stringValue ?? String(decoding: bytes.prefix(200), as: UTF8.self))")
@@ -83,20 +88,20 @@ final class EtcdClient: Sendable {
         _ = try await post("/v3/kv/deleterange", ["key": .string(Self.b64(key))])
     }
 
-    /// Keys and values under `prefix`, and the store revision they were read at.
-    func range(prefix: String) async throws -> (kvs: [(key: String, value: [UInt8])], revision: Int64) {
+    /// Keys (raw bytes) and values under `prefix`, and the store revision they were read at.
+    func range(prefix: String) async throws -> (kvs: [(key: [UInt8], value: [UInt8])], revision: Int64) {
         let r = try await post("/v3/kv/range", ["key": .string(Self.b64(prefix)), "range_end": .string(Self.rangeEnd(prefix))])
-        var out: [(String, [UInt8])] = []
+        var out: [([UInt8], [UInt8])] = []
         if case .array(let kvs)? = r["kvs"] {
-            for kv in kvs { out.append((String(decoding: Self.unb64(kv["key"]?.stringValue), as: UTF8.self), Self.unb64(kv["value"]?.stringValue))) }
+            for kv in kvs { out.append((Self.unb64(kv["key"]?.stringValue), Self.unb64(kv["value"]?.stringValue))) }
         }
         let revision = r["header"]?["revision"]?.stringValue.flatMap(Int64.init) ?? 0
         return (out, revision)
     }
 
     enum WatchEvent: Sendable {
-        case put(key: String, value: [UInt8])
-        case delete(key: String)
+        case put(key: [UInt8], value: [UInt8])
+        case delete(key: [UInt8])
     }
 
     /// Streams events under `prefix` from `revision` until the stream ends or fails.
@@ -114,6 +119,9 @@ final class EtcdClient: Sendable {
         var pending: [UInt8] = []
         for try await chunk in response.body {
             pending.append(contentsOf: chunk.readableBytesView)
+            if pending.count > Self.maxWatchLine, !pending.contains(0x0A) {
+                throw Failure(description: "etcd watch: a line longer than \(Self.maxWatchLine) bytes")
+            }
             while let nl = pending.firstIndex(of: 0x0A) {
                 let line = Array(pending[..<nl])
                 pending.removeSubrange(...nl)
@@ -122,7 +130,7 @@ final class EtcdClient: Sendable {
                 guard case .array(let events)? = v["result"]?["events"] else { continue }
                 var out: [WatchEvent] = []
                 for e in events {
-                    let key = String(decoding: Self.unb64(e["kv"]?["key"]?.stringValue), as: UTF8.self)
+                    let key = Self.unb64(e["kv"]?["key"]?.stringValue)
                     if e["type"]?.stringValue == "DELETE" { out.append(.delete(key: key)) }
                     else { out.append(.put(key: key, value: Self.unb64(e["kv"]?["value"]?.stringValue))) }
                 }

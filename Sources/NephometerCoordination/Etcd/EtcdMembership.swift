@@ -22,6 +22,7 @@ public actor EtcdMembership: Membership {
     private var watchers: [String: Task<Void, Never>] = [:]
     private var heart: Task<Void, Never>?
     private var outage = false
+    private let once = LogOnce()
     /// The re-join in progress: concurrent causes (an expired lease seen by the heartbeat, our key's
     /// delete seen by the watch) share one, so no second lease is granted whose expiry would later
     /// delete the member key again.
@@ -32,7 +33,7 @@ public actor EtcdMembership: Membership {
 
     public init(endpoint: String, memberID: String, ttl: Double, logger: Logger) {
         self.memberID = memberID
-        self.ttl = max(1, Int(ttl.rounded()))
+        self.ttl = Int(min(3_600, max(1, ttl.isFinite ? ttl.rounded() : 30)))
         client = EtcdClient(endpoint: endpoint, timeout: ttl)
         self.logger = logger
     }
@@ -63,7 +64,7 @@ public actor EtcdMembership: Membership {
         let period = max(0.2, Double(ttl) / 3)
         heart = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(Int(period * 1000)))
+                try? await Task.sleep(for: .seconds(clamping: period))
                 await self?.beat()
             }
         }
@@ -127,7 +128,7 @@ public actor EtcdMembership: Membership {
                     }
                 } catch {
                     if Task.isCancelled { return }
-                    try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
+                    try? await Task.sleep(for: .seconds(clamping: backoff))
                     backoff = min(backoff * 2, 5)
                 }
             }
@@ -137,25 +138,44 @@ public actor EtcdMembership: Membership {
     /// Reads the group's members; returns the revision they were read at.
     @discardableResult
     private func refresh(_ group: String) async throws -> Int64 {
-        let prefix = Self.groupKey(group)
-        let (kvs, revision) = try await client.range(prefix: prefix)
+        let prefix = Array(Self.groupKey(group).utf8)
+        let (kvs, revision) = try await client.range(prefix: Self.groupKey(group))
         var members: [String: Int] = [:]
         for (key, value) in kvs where key.count > prefix.count {
-            members[String(key.dropFirst(prefix.count))] = Self.weight(value)
+            if let (id, w) = member(key.dropFirst(prefix.count), value, group: group) { members[id] = w }
         }
         cache[group] = members
         return revision
     }
 
+    /// A member record as a peer wrote it, or nil (logged once) when its id or weight is not one.
+    private func member(_ idBytes: ArraySlice<UInt8>, _ value: [UInt8], group: String) -> (String, Int)? {
+        guard let id = MemberWeight.memberID(idBytes) else {
+            once.log(logger, .error, key: "bad-id/\(group)/\(idBytes.hashValue)", "group \(group): a member id is not valid UTF-8 (or longer than 255 bytes); the member is ignored")
+            return nil
+        }
+        let capabilities = (try? MsgPackDecoder.decode(value)) ?? .null
+        let weight = capabilities.objectValue.map { MemberWeight.parse($0["weight"]) } ?? .success(1)
+        switch weight {
+        case .success(let w):
+            once.clear("bad-weight/\(group)/\(id)")
+            return (id, w)
+        case .failure(let why):
+            once.log(logger, .error, key: "bad-weight/\(group)/\(id)", "group \(group): member \(id.prefix(64)): \(why); the member is ignored")
+            return nil
+        }
+    }
+
     private func apply(_ events: [EtcdClient.WatchEvent], group: String) {
-        let prefix = Self.groupKey(group)
+        let prefix = Array(Self.groupKey(group).utf8)
         var members = cache[group] ?? [:]
         for e in events {
             switch e {
             case .put(let key, let value) where key.count > prefix.count:
-                members[String(key.dropFirst(prefix.count))] = Self.weight(value)
+                if let (id, w) = member(key.dropFirst(prefix.count), value, group: group) { members[id] = w }
+                else if let id = MemberWeight.memberID(key.dropFirst(prefix.count)) { members[id] = nil }
             case .delete(let key) where key.count > prefix.count:
-                let id = String(key.dropFirst(prefix.count))
+                guard let id = MemberWeight.memberID(key.dropFirst(prefix.count)) else { continue }
                 members[id] = nil
                 if id == memberID, groups[group] != nil {
                     Task { [weak self] in try? await self?.rejoinAfterLoss(group) }
@@ -176,11 +196,6 @@ public actor EtcdMembership: Membership {
         } else {
             try await rejoin()
         }
-    }
-
-    static func weight(_ value: [UInt8]) -> Int {
-        guard case .object(let o)? = try? MsgPackDecoder.decode(value), let w = o["weight"]?.numberValue else { return 1 }
-        return max(0, Int(w.doubleValue))
     }
 
     public func members(of group: String) async -> [String: Int]? {

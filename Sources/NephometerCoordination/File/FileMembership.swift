@@ -14,6 +14,7 @@ public actor FileMembership: Membership {
     let logger: Logger
     private var groups: [String: Int] = [:]
     private var heart: Task<Void, Never>?
+    private let once = LogOnce()
 
     public init(directory: String, memberID: String, timeout: Double, logger: Logger) {
         self.directory = directory
@@ -45,7 +46,7 @@ public actor FileMembership: Membership {
         if heart == nil {
             heart = Task { [weak self] in
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(Int((self?.timeout ?? 10) * 1000 / 3)))
+                    try? await Task.sleep(for: .seconds(clamping: (self?.timeout ?? 10) / 3))
                     await self?.beat()
                 }
             }
@@ -72,16 +73,26 @@ public actor FileMembership: Membership {
             guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
                   let mtime = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970,
                   now - mtime >= -1, now - mtime <= timeout,
+                  (attrs[.size] as? Int ?? 0) <= 64 << 10,
                   let data = FileManager.default.contents(atPath: path),
                   case .object(let o) = try? MsgPackDecoder.decode(Array(data)) else { continue }
             let id: String
             switch o["member_id"] {
-            case .bytes(let b)?: id = String(decoding: b, as: UTF8.self)
+            case .bytes(let b)?:
+                guard let valid = MemberWeight.memberID(b) else {
+                    once.log(logger, .error, key: "bad-id/\(n)", "group \(group): member file \(n) has a member id that is not valid UTF-8; ignored")
+                    continue
+                }
+                id = valid
             case .string(let s)?: id = s
             default: continue
             }
-            let weight = o["capabilities"]?["weight"]?.numberValue.map { Int($0.doubleValue) } ?? 1
-            out[id] = weight
+            switch MemberWeight.parse(o["capabilities"]?["weight"]) {
+            case .success(let w):
+                out[id] = w
+            case .failure(let why):
+                once.log(logger, .error, key: "bad-weight/\(group)/\(id)", "group \(group): member \(id.prefix(64)): \(why); the member is ignored")
+            }
         }
         return out
     }

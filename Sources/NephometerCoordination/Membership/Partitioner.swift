@@ -45,6 +45,11 @@ public actor Partitioner {
     public func ring(of group: String) async -> HashRing? {
         await ensureJoined(group)
         if let members = await membership.members(of: group), !members.isEmpty {
+            if let problem = HashRing.problem(members: members, partitions: 32) {
+                once.log(logger, .error, key: "ring-size/\(group)", "group \(group): \(problem); the heaviest members are left out of this agent's ring")
+            } else {
+                once.clear("ring-size/\(group)")
+            }
             if rings[group]?.members != members {
                 let old = rings[group]?.members.keys.sorted() ?? []
                 rings[group] = (members, HashRing(members: members))

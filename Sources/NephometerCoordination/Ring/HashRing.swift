@@ -23,6 +23,27 @@ public struct HashRing: Sendable {
         }
     }
 
+    /// Bounds that keep a ring's memory bounded whatever a peer or an operator asks for (README, Fleet):
+    /// weights are whole numbers in 0…`maxWeight`, partitions per unit of weight at most
+    /// `maxPartitions`, and points in all at most `maxPoints` (about 72 MB). Larger values are refused
+    /// where they are read (membership records, `nephometer ring`); the initializer clamps as a last line.
+    public static let maxWeight = 1_000
+    public static let maxPartitions = 10_000
+    public static let maxPoints = 2_000_000
+
+    /// Why these members and partitions cannot make a ring, or nil.
+    public static func problem(members: [String: Int], partitions: Int) -> String? {
+        guard (1...maxPartitions).contains(partitions) else { return "partitions must be 1…\(maxPartitions), got \(partitions)" }
+        for (m, w) in members where !(0...maxWeight).contains(w) {
+            return "weight of \(m) must be 0…\(maxWeight), got \(w)"
+        }
+        let points = members.values.reduce(0) { $0 + $1 } * partitions
+        guard points <= maxPoints else {
+            return "\(members.count) member(s) with weights totalling \(members.values.reduce(0, +)) at \(partitions) partitions make \(points) ring points; at most \(maxPoints)"
+        }
+        return nil
+    }
+
     public let partitions: Int
     public let hash: HashFunction
     /// Member id → weight.
@@ -31,7 +52,13 @@ public struct HashRing: Sendable {
     private var owners: [Int32] = []
     private var memberNames: [String] = []
 
-    public init(members: [String: Int] = [:], partitions: Int = 32, hash: HashFunction = .md5) {
+    public init(members given: [String: Int] = [:], partitions: Int = 32, hash: HashFunction = .md5) {
+        let partitions = Swift.min(Swift.max(partitions, 1), Self.maxPartitions)
+        var members = given.mapValues { Swift.min($0, Self.maxWeight) }
+        // Never more than maxPoints: the heaviest members are left out (callers refuse such input first).
+        while members.values.reduce(0, +) * partitions > Self.maxPoints, let heaviest = members.max(by: { $0.value < $1.value }) {
+            members[heaviest.key] = nil
+        }
         self.partitions = partitions
         self.hash = hash
         self.members = [:]

@@ -11,10 +11,11 @@ struct URLParts {
 
     init(_ url: String) throws(SNMPTargetError) {
         func fail(_ reason: String) -> SNMPTargetError {
-            // Nothing parsed yet: show only the scheme and whatever follows the last '@'.
+            // Nothing parsed yet: show only what cannot be a secret.
             let tail = url.split(separator: "@").last.map(String.init) ?? ""
             let shown = url.contains("@") ? "snmp://***@" + tail.prefix(while: { $0 != "?" }) : String(url.prefix(while: { $0 != "?" }))
-            return SNMPTargetError(url: shown, reason: reason)
+            return SNMPTargetError(url: shown, reason: reason + (url.contains("@") && url.contains("?") && !url.dropFirst(7).prefix(while: { $0 != "?" }).contains("@")
+                ? " (if the user or password contains '/', '?' or '#', percent-encode them)" : ""))
         }
         guard url.lowercased().hasPrefix("snmp://") else { throw fail("the scheme must be snmp://") }
         var rest = Substring(url.dropFirst(7))
@@ -53,7 +54,8 @@ struct URLParts {
         }
         guard !host.isEmpty else { throw fail("no host") }
         guard host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "_" || $0 == "%" }) else {
-            throw fail("'\(host)' is not a host name or address")
+            throw fail(url.contains("@") ? "the host is not a host name or address (if the password contains '/', '?' or '#', percent-encode them)"
+                                         : "'\(host.prefix(60))' is not a host name or address")
         }
         for pair in queryText.split(separator: "&", omittingEmptySubsequences: true) {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -65,7 +67,7 @@ struct URLParts {
     }
 
     private static func port(_ text: Substring, _ fail: (String) -> SNMPTargetError) throws(SNMPTargetError) -> Int {
-        guard let p = Int(text), p > 0, p < 65536 else { throw fail("port '\(text)' is not in 1…65535") }
+        guard let p = Int(text), p > 0, p < 65536 else { throw fail("the port is not in 1…65535") }
         return p
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import NephometerCore
 
 /// A small, safe arithmetic expression language for transformer parameters (`scale`, `expr`).
@@ -33,21 +34,47 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
     public init(_ source: String) throws(ParseError) {
         self.source = source
         var p = ExpressionParser(source)
-        root = Self.fold(try p.parseAll())
+        let tree = try p.parseAll()
+        root = Self.fold(tree)
+        // A wholly constant expression that cannot be evaluated fails every sample: that is an error
+        // in the configuration. (A constant part of a larger one may never run: `x or (1/0)`.)
+        if Self.isConstant(root) {
+            do { _ = try Self.eval(root, NoScope()) } catch {
+                throw ParseError(offset: 0, message: "the expression cannot be evaluated: \(error)")
+            }
+        }
+        if let problem = Self.badConstantArgument(root) { throw ParseError(offset: 0, message: problem) }
         program = ExpressionProgram(root)
+    }
+
+    /// A call whose constant argument can never be right (`round(volume, 1e30)`: ndigits must be an
+    /// integer), found when the expression loads rather than on every sample.
+    static func badConstantArgument(_ n: Node) -> String? {
+        switch n {
+        case .call(let f, let args):
+            if f == "round", args.count == 2, case .number(let digits) = args[1], !digits.isInteger {
+                return "round() ndigits must be an integer, got \(digits.pythonString)"
+            }
+            for a in args { if let p = badConstantArgument(a) { return p } }
+            return nil
+        case .unary(_, let a): return badConstantArgument(a)
+        case .binary(_, let a, let b): return badConstantArgument(a) ?? badConstantArgument(b)
+        default: return nil
+        }
+    }
+
+    static func isConstant(_ n: Node) -> Bool {
+        switch n {
+        case .number, .string: return true
+        case .path: return false
+        case .unary(_, let a): return isConstant(a)
+        case .binary(_, let a, let b): return isConstant(a) && isConstant(b)
+        case .call(_, let args): return args.allSatisfy(isConstant)
+        }
     }
 
     /// Evaluates constant subexpressions once, at load time (`10**9` in a scale).
     static func fold(_ n: Node) -> Node {
-        func isConstant(_ n: Node) -> Bool {
-            switch n {
-            case .number, .string: return true
-            case .path: return false
-            case .unary(_, let a): return isConstant(a)
-            case .binary(_, let a, let b): return isConstant(a) && isConstant(b)
-            case .call(_, let args): return args.allSatisfy(isConstant)
-            }
-        }
         let folded: Node
         switch n {
         case .unary(let op, let a): folded = .unary(op, fold(a))
@@ -166,8 +193,16 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
             case "round":
                 guard nums.count == 1 || nums.count == 2 else { throw EvaluationError("round() takes one or two arguments") }
                 if nums.count == 2 {
-                    let p = pow10(Int(nums[1].doubleValue))
-                    return .number(.double((nums[0].doubleValue * p).rounded(.toNearestOrEven) / p))
+                    // Python: ndigits must be an integer; beyond what a double can show, x is unchanged
+                    // (or 0 for very negative ndigits).
+                    guard case .int(let n) = nums[1] else { throw EvaluationError("round() ndigits must be an integer, got \(nums[1].pythonString)") }
+                    let x = nums[0].doubleValue
+                    guard x.isFinite, n < 309 else { return .number(.double(x)) }
+                    guard n > -309 else { return .number(.double(0 * x)) }
+                    let p = pow10(Int(n))
+                    let scaled = x * p
+                    guard scaled.isFinite, p.isFinite, p > 0 else { return .number(.double(x)) }
+                    return .number(.double(scaled.rounded(.toNearestOrEven) / p))
                 }
                 let d = nums[0].doubleValue.rounded(.toNearestOrEven)
                 guard d.isFinite, abs(d) < 9.2e18 else { throw EvaluationError("round() of \(nums[0].pythonString)") }
@@ -178,10 +213,10 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// 10ⁿ for |n| ≤ 308 (no loop whose length comes from the expression).
     static func pow10(_ n: Int) -> Double {
-        var r = 1.0
-        for _ in 0..<abs(n) { r *= 10 }
-        return n < 0 ? 1 / r : r
+        let m = Swift.min(308, Swift.max(-308, n))
+        return m < 0 ? 1 / Foundation.pow(10, Double(-m)) : Foundation.pow(10, Double(m))
     }
 
     static func compare(_ op: String, _ l: ExpressionValue, _ r: ExpressionValue) throws(EvaluationError) -> Bool {

@@ -16,7 +16,12 @@ struct ExpressionParser {
     var tokenStart = 0
     static let functions: Set<String> = ["min", "max", "abs", "round", "float", "int"]
     static let maxDepth = 64
+    /// Bounds on an expression (docs/transformers.md): its length, and its operators and operands, so
+    /// no chain of operators makes the evaluator's recursion deep.
+    static let maxLength = 4_096
+    static let maxNodes = 500
     var depth = 0
+    var nodes = 0
 
     init(_ source: String) { chars = Array(source) }
 
@@ -25,6 +30,7 @@ struct ExpressionParser {
     }
 
     mutating func parseAll() throws(Expression.ParseError) -> Expression.Node {
+        guard chars.count <= Self.maxLength else { throw fail("expression longer than \(Self.maxLength) characters", at: Self.maxLength) }
         try advance()
         if token == .end { throw fail("empty expression") }
         let n = try orExpr()
@@ -43,6 +49,8 @@ struct ExpressionParser {
     }
 
     mutating func advance() throws(Expression.ParseError) {
+        nodes += 1
+        guard nodes <= Self.maxNodes else { throw fail("expression has more than \(Self.maxNodes) operators and operands") }
         while i < chars.count, chars[i].isWhitespace { i += 1 }
         tokenStart = i
         guard i < chars.count else { token = .end; return }

@@ -42,6 +42,8 @@ struct ConversionSpec: Sendable {
             }
             if let s = tgt["scale"] {
                 switch s.value {
+                case .number(let n) where !n.doubleValue.isFinite:
+                    d.error(s, "expected scale (a finite number or an expression), got \(s.scalar ?? "?")")
                 case .number(let n): spec.scale = .factor(n)
                 case .string(let text):
                     do { spec.scale = .expression(try Expression(text)) }
@@ -50,7 +52,7 @@ struct ConversionSpec: Sendable {
                 }
             }
             if let m = tgt["max"] {
-                if case .number(let n) = m.value { spec.max = n.doubleValue }
+                if case .number(let n) = m.value, n.doubleValue.isFinite { spec.max = n.doubleValue }
                 else { d.error(m, "expected max (a number), got \(m.scalar.map { "'\($0)'" } ?? m.kindName)") }
             }
             if let m = tgt["map_to"] { spec.mapTo = parseMap(m, d, what: "map_to") }
@@ -58,6 +60,9 @@ struct ConversionSpec: Sendable {
         for (attr, pattern) in spec.mapFrom {
             if let problem = RegexMapping.problem(pattern), let node = p["source"]?["map_from"]?[attr] {
                 d.error(node, "map_from.\(attr): invalid regular expression '\(pattern)': \(problem)")
+            } else if let template = spec.mapTo[attr], let problem = RegexMapping.templateProblem(template, pattern: pattern),
+                      let node = p["target"]?["map_to"]?[attr] {
+                d.error(node, "map_to.\(attr): \(problem)")
             }
         }
         return d.errors.count == before ? spec : nil

@@ -24,6 +24,9 @@ public actor FilePublisher: Publisher {
         case always
     }
 
+    /// Rotation renames every backup: their number is bounded.
+    public static let maxBackupCount = 1_000
+
     public nonisolated let displayURL: String
     let options: Options
     private var fd: Int32 = -1
@@ -51,11 +54,13 @@ public actor FilePublisher: Publisher {
         }
         let mb = url.queryValue("max_bytes"), bc = url.queryValue("backup_count")
         if let mb {
-            guard let v = Int(mb), v >= 0 else { throw PublisherURLError("max_bytes must be a whole number of bytes, got '\(mb)'") }
+            guard let v = Int(mb), (0...(1 << 50)).contains(v) else { throw PublisherURLError("max_bytes must be a whole number of bytes in 0…2^50, got '\(mb.prefix(40))'") }
             o.maxBytes = v
         }
         if let bc {
-            guard let v = Int(bc), v >= 0 else { throw PublisherURLError("backup_count must be a whole number, got '\(bc)'") }
+            guard let v = Int(bc), (0...Self.maxBackupCount).contains(v) else {
+                throw PublisherURLError("backup_count must be a whole number in 0…\(Self.maxBackupCount), got '\(bc.prefix(40))'")
+            }
             o.backupCount = v
         }
         if (mb == nil) != (bc == nil) {

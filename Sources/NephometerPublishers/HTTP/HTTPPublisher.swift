@@ -69,6 +69,16 @@ struct HTTPTransport: DeliveryTransport {
         self.options = options
         self.secret = secret
         self.displayURL = displayURL
+        var config = HTTPClient.Configuration(tlsConfiguration: try Self.tls(options))
+        let timeout = TimeAmount.seconds(clamping: options.timeout)
+        config.timeout = .init(connect: timeout, read: timeout)
+        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 4)
+        owned = OwnedHTTPClient(HTTPClient(eventLoopGroupProvider: .singleton, configuration: config))
+    }
+
+    /// The TLS settings of the options, with the client certificate and key loaded (what `validate`
+    /// checks too).
+    static func tls(_ options: HTTPPublisherOptions) throws(PublisherURLError) -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         if !options.verifySSL { tls.certificateVerification = .none }
         if let ca = options.caBundle { tls.trustRoots = .file(ca) }
@@ -80,11 +90,7 @@ struct HTTPTransport: DeliveryTransport {
                 throw PublisherURLError("cannot load clientcert/clientkey \(cert): \(error)")
             }
         }
-        var config = HTTPClient.Configuration(tlsConfiguration: tls)
-        let timeout = TimeAmount.seconds(clamping: options.timeout)
-        config.timeout = .init(connect: timeout, read: timeout)
-        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 4)
-        owned = OwnedHTTPClient(HTTPClient(eventLoopGroupProvider: .singleton, configuration: config))
+        return tls
     }
 
     func send(_ batch: DeliveryBatch) async -> DeliveryOutcome {

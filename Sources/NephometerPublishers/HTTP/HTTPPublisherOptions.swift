@@ -24,7 +24,8 @@ struct HTTPPublisherOptions: Sendable, Hashable {
         guard url.scheme == "http" || url.scheme == "https" else { throw PublisherURLError("not an http(s) URL") }
         guard !url.host.isEmpty else { throw PublisherURLError("http publisher needs a host (http://collector:8080/v1/samples)") }
         // Rebuild the target from the raw text: scheme, host[:port], path, and the foreign query parameters.
-        var rest = Substring(url.raw[url.raw.range(of: "://")!.upperBound...])
+        guard let sep = url.raw.range(of: "://") else { throw PublisherURLError("not an http(s) URL") }
+        var rest = Substring(url.raw[sep.upperBound...])
         var query = Substring("")
         if let q = rest.firstIndex(of: "?") { query = rest[rest.index(after: q)...]; rest = rest[..<q] }
         let netEnd = rest.firstIndex(of: "/") ?? rest.endIndex
@@ -36,11 +37,13 @@ struct HTTPPublisherOptions: Sendable, Hashable {
         }
         target = "\(url.scheme)://\(netloc)\(rest[netEnd...])" + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
         if let v = url.queryValue("timeout") {
-            guard let t = Double(v), t > 0 else { throw PublisherURLError("timeout must be a positive number of seconds, got '\(v)'") }
+            guard let t = Double(v), t.isFinite, t >= 0.001, t <= 3_600 else {
+                throw PublisherURLError("timeout must be a number of seconds in 0.001…3600, got '\(v.prefix(40))'")
+            }
             timeout = t
         }
         if let v = url.queryValue("max_retries") {
-            guard let n = Int(v), n >= 0 else { throw PublisherURLError("max_retries must be a whole number >= 0, got '\(v)'") }
+            guard let n = Int(v), (0...100).contains(n) else { throw PublisherURLError("max_retries must be a whole number in 0…100, got '\(v.prefix(40))'") }
             maxRetries = n
         }
         if let v = url.queryValue("batch") {

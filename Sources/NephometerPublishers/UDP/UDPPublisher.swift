@@ -23,11 +23,15 @@ public actor UDPPublisher: Publisher {
     public private(set) var sendFailures = 0
     public private(set) var sent = 0
 
-    public init(url: PublisherURL, secret: String, logger: Logger) throws(PublisherURLError) {
+    /// Checks a `udp://` URL: what `validate` and start-up both call.
+    public static func parse(_ url: PublisherURL) throws(PublisherURLError) -> (host: String, port: Int) {
         guard !url.host.isEmpty else { throw PublisherURLError("udp publisher needs a host (udp://collector:4952)") }
-        if let k = url.query.first?.0 { throw PublisherURLError("udp publisher takes no options, got '\(k)'") }
-        host = url.host
-        port = url.port ?? Self.defaultPort
+        if let k = url.query.first?.0 { throw PublisherURLError("udp publisher takes no options, got '\(k.prefix(40))'") }
+        return (url.host, url.port ?? Self.defaultPort)
+    }
+
+    public init(url: PublisherURL, secret: String, logger: Logger) throws(PublisherURLError) {
+        (host, port) = try Self.parse(url)
         self.secret = secret
         encoder = MeterMessageEncoder(secret: secret)
         displayURL = url.redacted
