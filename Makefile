@@ -4,7 +4,14 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
 DEMO_DIR := $(CURDIR)/demo-output
 
-.PHONY: deps build release demo test bench clean
+.PHONY: deps build release demo test bench clean install
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The binary to install; the release build by default (built when missing).
+BINARY ?= .build/release/nephometer
 
 deps:
 	@scripts/install-deps.sh
@@ -38,9 +45,24 @@ bench: deps
 	.build/release/nephometer-bench udp
 	.build/release/nephometer-bench http
 	scripts/bench-ring.sh
-	.build/release/nephometer-bench failover --trials 10
+	.build/release/nephometer-bench failover --trials 10 --signals KILL
+	.build/release/nephometer-bench failover --trials 6 --ttl 10
 	scripts/bench-compute.sh
 	scripts/bench-snmp.sh
+
+## install: the binary, systemd units (compute and central agents), the sysusers entry, sample configs.
+install:
+	@test -x $(BINARY) || $(SWIFT) build -c release
+	install -D -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/nephometer
+	for u in nephometer-compute nephometer-central; do \
+	  sed 's|/usr/bin/nephometer|$(PREFIX)/bin/nephometer|; s|/etc/nephometer/|$(SYSCONFDIR)/nephometer/|' etc/systemd/$$u.service > $$u.service.tmp && \
+	  install -D -m 0644 $$u.service.tmp $(DESTDIR)$(UNITDIR)/$$u.service && rm -f $$u.service.tmp; done
+	install -D -m 0644 etc/systemd/nephometer.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/nephometer.conf
+	sed 's|^  cfg_file: polling.yaml|  cfg_file: $(SYSCONFDIR)/nephometer/polling.yaml|; s|^  cfg_file: ../pipeline.yaml|  cfg_file: $(SYSCONFDIR)/nephometer/pipeline.yaml|' etc/nephometer.yaml > nephometer.yaml.tmp
+	install -D -m 0640 nephometer.yaml.tmp $(DESTDIR)$(SYSCONFDIR)/nephometer/nephometer.yaml && rm -f nephometer.yaml.tmp
+	install -D -m 0644 etc/polling.yaml $(DESTDIR)$(SYSCONFDIR)/nephometer/polling.yaml
+	install -D -m 0644 pipeline.yaml $(DESTDIR)$(SYSCONFDIR)/nephometer/pipeline.yaml
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/nephometer/README.md
 
 clean:
 	rm -rf .build $(DEMO_DIR)

@@ -19,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // C libraries, each behind exactly one Swift module.
@@ -55,7 +59,7 @@ let package = Package(
         // Agent config, polling.yaml and pipeline.yaml: parsing with positions and validation.
         .target(
             name: "NephometerConfig",
-            dependencies: ["NephometerCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["NephometerCore", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Sources -> sinks -> transformers -> publishers.
@@ -71,6 +75,7 @@ let package = Package(
             dependencies: ["NephometerCore", "CNephometerNet", "CNephometerSHA256",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "DequeModule", package: "swift-collections"),
+                           .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,14 +88,15 @@ let package = Package(
         // libvirt connection, Nova-metadata discovery, compute pollsters.
         .target(
             name: "NephometerCompute",
-            dependencies: ["NephometerCore", "CLibvirt", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["NephometerCore", "NephometerConfig", "CLibvirt", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics")],
             exclude: ["README.md"],
             swiftSettings: strict
         ),
         // SNMP engine and the hardware.* pollsters (central namespace).
         .target(
             name: "NephometerHardware",
-            dependencies: ["NephometerCore", "CNetSNMP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["NephometerCore", "NephometerConfig", "CNetSNMP", .product(name: "Logging", package: "swift-log")],
             exclude: ["README.md"],
             swiftSettings: strict
         ),
@@ -121,7 +127,14 @@ let package = Package(
             dependencies: ["NephometerCore", "NephometerConfig", "NephometerPipeline",
                            "NephometerPublishers", "NephometerCompute", "NephometerHardware", "NephometerCoordination",
                            .product(name: "Crypto", package: "swift-crypto"),
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "DequeModule", package: "swift-collections")],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // The command line: argument parsing only.
@@ -129,7 +142,8 @@ let package = Package(
             name: "nephometer",
             dependencies: ["NephometerAgent", "NephometerConfig", "NephometerCore", "NephometerReceiver", "NephometerCoordination",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
 

@@ -11,6 +11,9 @@ packages=(
   collectd-core                                                             # benchmark peer
   python3 python3-venv curl                                                 # interop tests (tooz, snmpsim), HTTP probes
   time util-linux                                                           # peak memory of hostile-input cases, setsid/prlimit
+  rabbitmq-server postgresql                                                # scripts/openstack-env: private broker, Gnocchi's indexer
+  chromium prometheus                                                       # /status in a headless browser, promtool check metrics
+  systemd make                                                              # systemd-analyze verify/security of the units, make install
 )
 
 missing=()
@@ -28,8 +31,12 @@ if ((${#missing[@]})); then
 fi
 
 # Debian's packages start daemons where an init system runs; the tests start their own on free ports.
-for svc in snmpd etcd collectd libvirtd; do
+for svc in snmpd etcd collectd libvirtd prometheus prometheus-node-exporter; do
   if pidof -q "$svc" 2>/dev/null && [ -x "/etc/init.d/$svc" ]; then "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
+done
+# The system's broker and database clusters (not the private ones scripts/openstack-env starts).
+for svc in rabbitmq-server postgresql; do
+  if [ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" status >/dev/null 2>&1; then "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
 done
 
 command -v swift >/dev/null || { echo "swift not found: install Swift 6.3 at /opt/swift (PATH=/opt/swift/usr/bin:\$PATH)" >&2; exit 1; }

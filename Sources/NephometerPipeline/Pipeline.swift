@@ -14,7 +14,8 @@ public final class Pipeline: Sendable {
     }
     let routes: [Route]
     public let sinks: [Sink]
-    let publishers: [any Publisher]
+    /// Every publisher of the pipeline (shared between sinks by URL).
+    public let publishers: [any Publisher]
     /// Publishers by URL, for reuse across reloads.
     let publishersByURL: [String: any Publisher]
     /// Meter name → sinks, memoized (meter names are few; matching globs per sample is not).
@@ -56,6 +57,9 @@ public final class Pipeline: Sendable {
     /// Whether any pipeline source takes this meter.
     public func accepts(_ meter: String) -> Bool { !sinkIndices(for: meter).isEmpty }
 
+    /// Publishers by URL (redacted in their `displayURL`).
+    public var publishersByURLs: [String: any Publisher] { publishersByURL }
+
     /// After a reload: drains the sinks `replacement` does not reuse and closes publishers it dropped.
     public func retire(keeping replacement: Pipeline) async {
         for s in allSinks where !replacement.sinks.contains(where: { $0 === s }) { await s.drain() }
@@ -84,12 +88,12 @@ public enum PipelineBuilder {
     }
 
     /// Validates transformers and publishers only (no files opened): for `validate`.
-    public static func check(_ config: PipelineConfig, _ d: Diagnostics) {
+    public static func check(_ config: PipelineConfig, _ d: Diagnostics, context: PublisherContext = PublisherContext(telemetrySecret: "")) {
         for sink in config.sinks {
             for t in sink.transformers { _ = TransformerFactory.validate(t, d) }
             for p in sink.publishers {
                 do {
-                    try PublisherFactory.check(try PublisherURL(p.url))
+                    try PublisherFactory.check(try PublisherURL(p.url), context: context)
                 } catch {
                     d.error(p.node, "\(error)")
                 }

@@ -11,10 +11,21 @@ public protocol Publisher: Sendable {
     /// Waits until everything handed to `publish` so far is delivered or durably queued.
     func flush() async
     func close() async
+    /// The publisher's long-lived work (a delivery's sending, spooling and probing), run by the
+    /// agent's pipeline service until `close`. Without it a publisher starts that work itself when
+    /// first used (`poll --publish`, tests). The default has none.
+    func run() async
+    /// Counters of its delivery, for `/metrics`, `/status` and `/healthz` (nil: not a network publisher).
+    func deliveryStatistics() async -> DeliveryStatistics?
+}
+
+extension Publisher {
+    public func run() async {}
+    public func deliveryStatistics() async -> DeliveryStatistics? { nil }
 }
 
 /// What publishers need from the agent.
-public struct PublisherContext: Sendable {
+public struct PublisherContext: Sendable, Hashable {
     public var telemetrySecret: String
     /// Directory for on-disk spools of network publishers (each gets a subdirectory).
     public var spoolDirectory: String

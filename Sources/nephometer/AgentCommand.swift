@@ -1,5 +1,7 @@
 import ArgumentParser
-import Dispatch
+import Metrics
+import Prometheus
+import ServiceLifecycle
 import Foundation
 import NephometerAgent
 import NephometerConfig
@@ -10,9 +12,12 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "Run the polling agent: poll on schedule and publish through pipeline.yaml.",
         discussion: """
-            Stops cleanly on SIGINT or SIGTERM after flushing publishers; SIGHUP re-reads
-            polling.yaml and pipeline.yaml (sinks whose definition is unchanged keep their
-            transformer state; an invalid new configuration is logged and the old one kept).
+            A graceful stop on SIGTERM or SIGINT: scheduling stops, the running cycle finishes
+            (within shutdown_grace), the coordination groups are left, transformers release what
+            they hold and publishers deliver or spool the rest; exit 0. A second signal exits at
+            once. SIGHUP (or --watch-config) re-reads every file; an invalid configuration is
+            logged and the running one kept; otherwise only what changed changes (schedules,
+            transformer state, spools and pollster state of unchanged parts are kept).
 
             Example:
               nephometer agent --namespaces compute --config /etc/nephometer/nephometer.yaml
@@ -27,20 +32,31 @@ struct AgentCommand: AsyncParsableCommand {
     var printFormat: String?
     @Option(help: "Override the polling interval of every source, in seconds (for demos and tests).")
     var interval: Int?
+    @Option(name: .customLong("metrics-listen"), help: "Serve /metrics, /healthz and /status on HOST:PORT (over metrics.listen; port 0 picks one).")
+    var metricsListen: String?
+    @Option(name: .customLong("ready-file"), help: "Write the status server's port here as JSON once it listens (for scripts and tests).")
+    var readyFile: String?
+    @Flag(name: .customLong("watch-config"), help: "Reload when the agent config, polling.yaml or pipeline.yaml changes, as SIGHUP does.")
+    var watchConfig = false
 
     func run() async throws {
         let namespaces = try namespaceOption.resolved()
-        var config = try configOptions.load()
+        var blueprint = try await configOptions.load()
         if let interval {
-            guard interval > 0 else { throw ValidationError("--interval must be > 0") }
-            config.polling = PollingConfig(file: config.polling.file, sources: config.polling.sources.map {
+            guard (1...86_400).contains(interval) else { throw ValidationError("--interval must be 1…86400 seconds") }
+            let p = blueprint.config.polling
+            blueprint.config.polling = PollingConfig(file: p.file, sources: p.sources.map {
                 PollingSource(name: $0.name, interval: interval, meters: $0.meters.patterns, resources: $0.resources,
                               discovery: $0.discovery, position: $0.position)
             })
         }
         if let c = cycles, c < 1 { throw ValidationError("--cycles must be at least 1") }
-        let logger = Logs.bootstrap(config.agent.logLevel)
-        for w in config.warnings { logger.warning("\(w)") }
+        if let m = metricsListen, let problem = ListenAddress.problem(m) { throw ValidationError("--metrics-listen: \(problem)") }
+        let agentConfig = blueprint.config.agent
+        let logger = Logs.bootstrap(agentConfig.logLevel, modules: agentConfig.moduleLogLevels)
+        for w in blueprint.config.warnings { logger.warning("\(w)") }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(SelfMetricsFactory(registry: registry))
         var printer: SamplePrinter?
         if let printFormat {
             guard let fmt = SampleFormat(rawValue: printFormat) else {
@@ -52,42 +68,35 @@ struct AgentCommand: AsyncParsableCommand {
                                         await output.cycleEnded(interval: interval, number: number, samples: count, seconds: seconds)
                                     })
         }
+        let options = AgentOptions(namespaces: namespaces, configFile: configOptions.configFile, overrides: configOptions.overrides,
+                                   cycles: cycles, printer: printer, metricsListen: metricsListen, watchConfig: watchConfig)
         let agent: Agent
         do {
-            agent = try Agent(namespaces: namespaces, configFile: configOptions.configFile,
-                              overrides: configOptions.overrides, config: config, printer: printer, logger: logger)
+            agent = try await Agent(options: options, blueprint: blueprint, logger: logger)
         } catch {
             Stderr.write("configuration is invalid:\n\(error)\n")
             throw ExitCode(1)
         }
-        let cycles = self.cycles
-        let runTask = Task { await agent.run(cycles: cycles) }
-        let signals = SignalWatcher(
-            onStop: { name in
-                logger.notice("received \(name); stopping")
-                runTask.cancel()
-            },
-            onReload: { Task { _ = await agent.reload() } })
-        await runTask.value
-        signals.cancel()
-    }
-}
-
-/// SIGINT/SIGTERM stop the agent, SIGHUP reloads it.
-final class SignalWatcher: @unchecked Sendable {  // sources are only touched in init and cancel
-    private let sources: [any DispatchSourceSignal]
-
-    init(onStop: @escaping @Sendable (String) -> Void, onReload: @escaping @Sendable () -> Void) {
-        var list: [any DispatchSourceSignal] = []
-        for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { sig == SIGHUP ? onReload() : onStop(name) }
-            s.resume()
-            list.append(s)
+        var status: (any Service)?
+        if let listen = metricsListen ?? agentConfig.metricsListen {
+            let ready = readyFile
+            status = try StatusServer.service(listen: listen, agent: agent, registry: registry, logger: logger) { port in
+                if let ready { try? "{\"metrics\": \(port)}\n".write(toFile: ready, atomically: true, encoding: .utf8) }
+            }
         }
-        sources = list
+        await agent.prepare()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: SignalEscalationService(logger: logger))]
+        services += await agent.services(statusServer: status)
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(clamping: agentConfig.shutdownGrace)
+        configuration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: configuration)
+        do {
+            try await group.run()
+        } catch {
+            logger.error("agent stopped: \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("stopped")
     }
-
-    func cancel() { for s in sources { s.cancel() } }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NephometerAgent
 import NephometerConfig
+import NephometerCore
 
 /// Options shared by `agent` and `poll`: file locations and values that override the agent config.
 struct ConfigOptions: ParsableArguments {
@@ -38,12 +39,14 @@ struct ConfigOptions: ParsableArguments {
 
     var configFile: String? { ConfigLoader.agentConfigPath(explicit: config) }
 
-    /// Loads and validates the configuration, printing errors to stderr; exits 1 on errors.
-    func load() throws -> LoadedConfig {
+    /// Loads and validates every file and section (the function `validate` and reload use too),
+    /// printing errors to stderr; exits 1 on errors. File reads run off the cooperative pool.
+    func load() async throws -> Blueprint {
         try validateLogLevel()
-        switch ConfigLoader.load(agentConfigFile: configFile, overrides: overrides) {
-        case .success(let c):
-            return c
+        let file = configFile, overrides = self.overrides
+        switch await BlockingQueue(label: "nephometer.config").run({ AgentRuntime.load(agentConfigFile: file, overrides: overrides) }) {
+        case .success(let b):
+            return b
         case .failure(let e):
             Stderr.write("configuration is invalid:\n\(e)\n")
             throw ExitCode(1)
@@ -74,16 +77,14 @@ enum Stderr {
 }
 
 enum Logs {
-    /// Logs go to stderr, so stdout carries only samples.
-    static func bootstrap(_ level: AgentConfig.LogLevel) -> Logger {
+    /// Logs go to stderr, so stdout carries only samples. `modules` raise or lower single modules'
+    /// levels (`log_modules` in nephometer.yaml).
+    static func bootstrap(_ level: AgentConfig.LogLevel, modules: [String: AgentConfig.LogLevel] = [:]) -> Logger {
         let l = Logger.Level(rawValue: level.rawValue) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = l
-            return h
-        }
+        let perModule = modules.compactMapValues { Logger.Level(rawValue: $0.rawValue) }
+        LoggingSystem.bootstrap { label in KeyValueLogHandler(label: label, level: l, modules: perModule) }
         var logger = Logger(label: "nephometer")
-        logger.logLevel = l
+        logger.logLevel = min(l, perModule.values.min() ?? l)
         return logger
     }
 }

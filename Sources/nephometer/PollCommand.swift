@@ -4,6 +4,7 @@ import NephometerAgent
 import NephometerConfig
 import NephometerCoordination
 import NephometerCore
+import NephometerPipeline
 
 struct PollCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,14 +36,15 @@ struct PollCommand: AsyncParsableCommand {
             throw ValidationError("unknown format '\(format)'; expected table or json")
         }
         let namespaces = try namespaceOption.resolved()
-        let config = try configOptions.load()
-        let logger = Logs.bootstrap(config.agent.logLevel)
+        let blueprint = try await configOptions.load()
+        let config = blueprint.config
+        let logger = Logs.bootstrap(config.agent.logLevel, modules: config.agent.moduleLogLevels)
         let output = SampleOutput(format: fmt)
-        let families = AgentRuntime.families(namespaces: namespaces, config: config, logger: logger)
-        var pipeline: NephometerPipelineHandle?
+        let families = await AgentRuntime.families(blueprint, namespaces: namespaces, logger: logger)
+        var pipeline: Pipeline?
         if publish {
             switch AgentRuntime.pipeline(config, logger: logger) {
-            case .success(let p): pipeline = NephometerPipelineHandle(pipeline: p)
+            case .success(let p): pipeline = p
             case .failure(let e):
                 Stderr.write("pipeline is invalid:\n\(e)\n")
                 throw ExitCode(1)
@@ -54,18 +56,18 @@ struct PollCommand: AsyncParsableCommand {
             Stderr.write("configuration is invalid:\n\(error)\n")
             throw ExitCode(1)
         }
-        let manager = PollingManager(polling: config.polling, families: families, batchSize: config.agent.batchSize,
-                                     jitter: 0, partitioner: partitioner,
+        let manager = PollingManager(polling: config.polling, families: namespaces.compactMap { families[$0] },
+                                     batchSize: config.agent.batchSize, jitter: 0, partitioner: partitioner,
                                      groupPrefix: AgentRuntime.groupPrefix(namespaces: namespaces, config: config.agent),
                                      consumer: { samples in
                                          await output.write(samples)
-                                         await sink?.pipeline.publish(samples)
+                                         await sink?.publish(samples)
                                      }, logger: logger)
         if let partitioner { await partitioner.prepare(groups: manager.partitioningGroups) }
         let problems = await manager.runOnce()
         await partitioner?.stop()
-        await pipeline?.pipeline.shutdown()
-        for f in families { await f.shutdown() }
+        await pipeline?.shutdown()
+        for f in families.values { await f.shutdown() }
         guard problems.isEmpty else {
             for f in problems.failures { Stderr.write("poll: failed: \(f)\n") }
             for (resource, why) in problems.unreadResources.sorted(by: { $0.key < $1.key }) {
@@ -75,9 +77,4 @@ struct PollCommand: AsyncParsableCommand {
             throw ExitCode(3)
         }
     }
-}
-
-import NephometerPipeline
-struct NephometerPipelineHandle: Sendable {
-    let pipeline: Pipeline
 }

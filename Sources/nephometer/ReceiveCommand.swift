@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NephometerReceiver
+import ServiceLifecycle
 
 struct ReceiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,15 +52,8 @@ struct ReceiveCommand: AsyncParsableCommand {
         guard udp != nil || http != nil else { throw ValidationError("give --udp and/or --http") }
         guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1…3600 seconds") }
         guard (1...100_000_000).contains(window) else { throw ValidationError("--window must be 1…100000000 message ids") }
-        // Signal handling first: before any listener thread exists.
-        let stop = AsyncStream<String>.makeStream()
-        let signals = SignalWatcher(onStop: { stop.continuation.yield($0) }, onReload: {})
         let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        LoggingSystem.bootstrap { label in KeyValueLogHandler(label: label, level: level, modules: [:]) }
         let logger = Logger(label: "nephometer.receive")
         let handle: FileHandle
         if output == "-" {
@@ -76,48 +70,55 @@ struct ReceiveCommand: AsyncParsableCommand {
         }
         let collector = SampleCollector(secret: secret, output: handle, window: window, logger: logger)
         let ports = PortsReport(expected: (udp != nil ? 1 : 0) + (http != nil ? 1 : 0), file: readyFile)
-        let udpAddress = try udp.map(Self.split)
-        let httpAddress = try http.map(Self.split)
-        let listeners = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                if let (h, p) = udpAddress {
-                    group.addTask { try await UDPListener.run(host: h, port: p, collector: collector) { ports.report("udp", $0) } }
-                }
-                if let (h, p) = httpAddress {
-                    let idle = Int64(idleTimeout)
-                    group.addTask { try await HTTPListener.run(host: h, port: p, collector: collector, idleTimeout: idle) { ports.report("http", $0) } }
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: FlushService(collector: collector))]
+        if let (h, p) = try udp.map(Self.split) {
+            services.append(.init(service: ListenerService { try await UDPListener.run(host: h, port: p, collector: collector) { ports.report("udp", $0) } }))
         }
-        let flusher = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(200))
-                await collector.flush()
-            }
+        if let (h, p) = try http.map(Self.split) {
+            let idle = Int64(idleTimeout)
+            services.append(.init(service: ListenerService {
+                try await HTTPListener.run(host: h, port: p, collector: collector, idleTimeout: idle) { ports.report("http", $0) }
+            }))
         }
-        let outcome = Task {
-            do { try await listeners.value; return "" } catch { return "\(error)" }
-        }
-        let reason = await withTaskGroup(of: String.self) { group in
-            group.addTask { for await s in stop.stream { return s }; return "" }
-            group.addTask { await outcome.value }
-            let first = await group.next() ?? ""
-            listeners.cancel()  // ends the listeners, so the other child finishes too
-            group.cancelAll()
-            return first
-        }
-        listeners.cancel()
-        flusher.cancel()
-        signals.cancel()
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var failure: (any Error)?
+        do { try await group.run() } catch { failure = error }
         await collector.flush()
         let counts = await collector.counts
         Stderr.write("nephometer receive: \(counts)\n")
-        if !reason.hasPrefix("SIG") && !reason.isEmpty {
-            Stderr.write("listener failed: \(reason)\n")
+        if let failure {
+            Stderr.write("listener failed: \(failure)\n")
             throw ExitCode(1)
         }
+    }
+}
+
+/// A listener until the graceful stop.
+struct ListenerService: Service {
+    let body: @Sendable () async throws -> Void
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown(body)
+        } catch is CancellationError {
+            return
+        } catch {
+            if Task.isShuttingDownGracefully || Task.isCancelled { return }
+            throw error
+        }
+    }
+}
+
+/// Writes accepted samples out every 200 ms, and once more at the stop.
+struct FlushService: Service {
+    let collector: SampleCollector
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(200))
+                await collector.flush()
+            }
+        }
+        await collector.flush()
     }
 }
 

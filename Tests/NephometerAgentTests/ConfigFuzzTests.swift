@@ -133,17 +133,18 @@ import TestSupport
             let validation = AgentRuntime.validate(agentConfigFile: ag, overrides: overrides)
             // Start-up: what `agent` and `poll --publish` do before polling.
             var startErrors: [String] = []
-            switch ConfigLoader.load(agentConfigFile: ag, overrides: overrides) {
+            switch AgentRuntime.load(agentConfigFile: ag, overrides: overrides) {
             case .failure(let e): startErrors = e.errors.map(\.description)
-            case .success(let c):
+            case .success(let b):
                 do {
-                    let partitioner = try AgentRuntime.partitioner(c.agent, logger: logger)
+                    let partitioner = try AgentRuntime.partitioner(b.config.agent, logger: logger)
                     await partitioner?.stop()
                 } catch { startErrors += error.errors.map(\.description) }
-                switch AgentRuntime.pipeline(c, logger: logger) {
+                switch AgentRuntime.pipeline(b.config, logger: logger) {
                 case .success(let p): await p.shutdown()
                 case .failure(let e): startErrors += e.errors.map(\.description)
                 }
+                for f in await AgentRuntime.families(b, namespaces: AgentRuntime.namespaces, logger: logger).values { await f.shutdown() }
             }
             slowest = max(slowest, Date().timeIntervalSince(started))
             let validated = validation.errors.isEmpty

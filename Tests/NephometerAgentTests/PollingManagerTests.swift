@@ -49,6 +49,7 @@ struct TestFamily: PollsterFamily {
     let namespace = "test"
     let pollsters: [any Pollster]
     let discoverers: [any Discoverer]
+    func reconfigure(enabled: Set<String>) async {}
     func shutdown() async {}
 }
 

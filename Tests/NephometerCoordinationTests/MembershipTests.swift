@@ -31,6 +31,9 @@ import TestSupport
         #expect(await a.members(of: "compute-host1") == ["agent-a": 1])
         let c = FileMembership(directory: dir.path, memberID: "agent-c", timeout: 4, logger: Logger(label: "c"))
         try await c.join(group: "compute-host1", weight: 1)
+        // Their heartbeats run as the agent's membership service runs them.
+        let beats = [Task { await a.run() }, Task { await c.run() }]
+        defer { for t in beats { t.cancel() } }
         try await Task.sleep(for: .seconds(6))
         // a and c keep their files fresh past the timeout.
         #expect(await a.members(of: "compute-host1") == ["agent-a": 1, "agent-c": 1])
@@ -68,6 +71,8 @@ import TestSupport
         let etcd = try daemon()
         let a = EtcdMembership(endpoint: etcd.endpoint, memberID: "11111111-aaaa", ttl: 5, logger: Logger(label: "a"))
         let b = EtcdMembership(endpoint: etcd.endpoint, memberID: "22222222-bbbb", ttl: 5, logger: Logger(label: "b"))
+        let loops = [Task { await a.run() }, Task { await b.run() }]
+        defer { for t in loops { t.cancel() } }
         try await a.join(group: "central-global", weight: 1)
         try await b.join(group: "central-global", weight: 2)
         #expect(await eventuallyAsync(timeout: 5) { await a.members(of: "central-global") == ["11111111-aaaa": 1, "22222222-bbbb": 2] })
@@ -87,6 +92,8 @@ import TestSupport
         let etcd = try daemon()
         let a = EtcdMembership(endpoint: etcd.endpoint, memberID: "lease-victim", ttl: 3, logger: Logger(label: "a"))
         let watcher = EtcdMembership(endpoint: etcd.endpoint, memberID: "watcher", ttl: 3, logger: Logger(label: "w"))
+        let loops = [Task { await a.run() }, Task { await watcher.run() }]
+        defer { for t in loops { t.cancel() } }
         try await a.join(group: "g-lease", weight: 1)
         try await watcher.join(group: "g-lease", weight: 1)
         #expect(await eventuallyAsync(timeout: 5) { await watcher.members(of: "g-lease")?["lease-victim"] != nil })
@@ -116,6 +123,8 @@ import TestSupport
         let etcd = try daemon()
         let a = EtcdMembership(endpoint: etcd.endpoint, memberID: "outage-a", ttl: 4, logger: Logger(label: "a"))
         let b = EtcdMembership(endpoint: etcd.endpoint, memberID: "outage-b", ttl: 4, logger: Logger(label: "b"))
+        let loops = [Task { await a.run() }, Task { await b.run() }]
+        defer { for t in loops { t.cancel() } }
         try await a.join(group: "g-outage", weight: 1)
         try await b.join(group: "g-outage", weight: 1)
         #expect(await eventuallyAsync(timeout: 5) { await a.members(of: "g-outage")?.count == 2 })

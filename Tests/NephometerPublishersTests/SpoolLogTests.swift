@@ -44,11 +44,13 @@ import TestSupport
         h.write(Data([0x4E, 0x50, 0x53, 0x31, 100, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0]))
         h.write(Data(repeating: 0x41, count: 30))
         try h.close()
-        let log = try SpoolLog(directory: path, logger: Logger(label: "t"))
-        #expect(log.recovered.map(\.sequence) == [1, 2])
-        #expect(try FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int == size)
-        #expect(try log.append([record("after")]) == [3])
-        #expect(String(decoding: try log.read(3).body, as: UTF8.self) == "after")
+        do {
+            let log = try SpoolLog(directory: path, logger: Logger(label: "t"))
+            #expect(log.recovered.map(\.sequence) == [1, 2])
+            #expect(try FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int == size)
+            #expect(try log.append([record("after")]) == [3])
+            #expect(String(decoding: try log.read(3).body, as: UTF8.self) == "after")
+        }
         // A flipped byte inside a record fails its CRC: that batch is skipped, the others are kept.
         let data = try #require(FileManager.default.contents(atPath: segment))
         var bytes = [UInt8](data)
@@ -57,6 +59,23 @@ import TestSupport
         let again = try SpoolLog(directory: path, logger: Logger(label: "t"))
         #expect(again.recovered.map(\.sequence) == [2, 3])
         #expect(again.damaged == 1)
+    }
+
+    /// Two agents given the same spool directory (and publisher URL) would overwrite each other's
+    /// records: the second one is refused with the holder's pid until the first closes its log.
+    @Test func aSpoolDirectoryHasOneOwnerAtATime() throws {
+        let path = dir.file("owned")
+        var first: SpoolLog? = try SpoolLog(directory: path, logger: Logger(label: "t"))
+        #expect(try first?.append([record("one")]) == [1])
+        #expect(throws: SpoolError.self) { _ = try SpoolLog(directory: path, logger: Logger(label: "t")) }
+        do {
+            _ = try SpoolLog(directory: path, logger: Logger(label: "t"))
+        } catch {
+            #expect("\(error)".contains("is in use by another process (pid \(getpid()))"), "\(error)")
+        }
+        first = nil
+        let second = try SpoolLog(directory: path, logger: Logger(label: "t"))
+        #expect(second.recovered.map(\.sequence) == [1])
     }
 
     @Test func segmentsAreDeletedOnceEverythingInThemIsDone() throws {

@@ -13,7 +13,7 @@ import Synchronization
 /// domain that takes longer is skipped for the cycle and counted, and never delays the others.
 public actor ComputeInspector {
     let session: LibvirtSession
-    let needs: InspectionNeeds
+    private(set) var needs: InspectionNeeds
     let deadline: Double
     let parallelism: Int
     let logger: Logger
@@ -36,6 +36,12 @@ public actor ComputeInspector {
         self.deadline = deadline
         self.parallelism = max(1, parallelism)
         self.logger = logger
+    }
+
+    /// What to read from now on (a reload that changed the enabled meters).
+    func setNeeds(_ n: InspectionNeeds) {
+        if n != needs { bulkSupport = nil }
+        needs = n
     }
 
     /// Stats for the given instances in this cycle (inspected on first request, then served from memory).

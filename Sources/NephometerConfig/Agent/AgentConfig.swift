@@ -33,20 +33,34 @@ public struct AgentConfig: Sendable, Hashable {
     public var publisherMemoryBytes: Int
     /// Seconds a batch may wait undelivered in memory before it is written to the spool.
     public var spoolAfter: Double
-    /// libvirt connection URI.
-    public var libvirtURI: String
-    /// Report power.state, vcpus, memory and disk sizes for shut-off domains.
-    public var reportStoppedInstanceMetrics: Bool
-    /// Upper bound in seconds on one domain's libvirt calls per cycle.
-    public var domainDeadline: Double
     /// Group membership backend URL (none = no partitioning).
     public var coordinationURL: String?
     /// Where `coordination.backend_url` was set, for errors about it (nil: the command line).
     public var coordinationURLPosition: Position?
     /// Optional prefix of partitioning group names.
     public var partitioningGroupPrefix: String?
-    /// Value of `source` in samples from compute pollsters.
-    public var sampleSource: String
+    /// Samples the queue between polling and the pipeline holds, and what happens when it is full.
+    public var queueMaxSamples: Int
+    public var queueFull: QueueFullPolicy
+    /// `host:port` to serve `/metrics`, `/healthz` and `/status` on (nil: off).
+    public var metricsListen: String?
+    /// Seconds a graceful stop may take before the running work is cancelled.
+    public var shutdownGrace: Double
+    /// Ceilometer's `[polling] heartbeat_socket_dir`: a UNIX socket there tells each pollster's last poll.
+    public var heartbeatSocketDirectory: String?
+    /// Log levels of single modules (`NephometerCompute: debug`), over `log_level`.
+    public var moduleLogLevels: [String: LogLevel]
+    /// Sections owned by components (pollster families: `compute`, `hardware`), validated by them.
+    public var sections: [String: ConfigNode]
+
+    public enum QueueFullPolicy: String, Sendable, Hashable, CaseIterable {
+        /// Drop the oldest waiting batches (keep what was polled last).
+        case dropOldest = "drop_oldest"
+        /// Drop the new batch.
+        case dropNewest = "drop_newest"
+        /// Make polling wait (a slow publisher then delays polls).
+        case block
+    }
 
     public static let defaultSecret = "change this for valid signing"
 
@@ -56,9 +70,7 @@ public struct AgentConfig: Sendable, Hashable {
                 spoolDirectory: String = "/var/lib/nephometer/spool", spoolMaxBytes: Int? = nil,
                 spoolHoldSeconds: Double = 7_200, spoolMaxAge: Double = 86_400,
                 publisherMemoryBytes: Int = 64 << 20, spoolAfter: Double = 1,
-                libvirtURI: String = "qemu:///system", reportStoppedInstanceMetrics: Bool = false,
-                domainDeadline: Double = 10, coordinationURL: String? = nil,
-                partitioningGroupPrefix: String? = nil, sampleSource: String = "openstack") {
+                coordinationURL: String? = nil, partitioningGroupPrefix: String? = nil) {
         self.host = host
         self.logLevel = logLevel
         self.pollingFile = pollingFile
@@ -72,12 +84,15 @@ public struct AgentConfig: Sendable, Hashable {
         self.spoolMaxAge = spoolMaxAge
         self.publisherMemoryBytes = publisherMemoryBytes
         self.spoolAfter = spoolAfter
-        self.libvirtURI = libvirtURI
-        self.reportStoppedInstanceMetrics = reportStoppedInstanceMetrics
-        self.domainDeadline = domainDeadline
         self.coordinationURL = coordinationURL
         self.partitioningGroupPrefix = partitioningGroupPrefix
-        self.sampleSource = sampleSource
+        queueMaxSamples = 100_000
+        queueFull = .dropOldest
+        metricsListen = nil
+        shutdownGrace = 10
+        heartbeatSocketDirectory = nil
+        moduleLogLevels = [:]
+        sections = [:]
     }
 
     public static func systemHostName() -> String {
@@ -86,20 +101,24 @@ public struct AgentConfig: Sendable, Hashable {
         return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static let rootKeys = ["host", "log_level", "polling", "pipeline", "publisher", "compute", "coordination"]
-    static let pollingKeys = ["cfg_file", "batch_size", "jitter"]
-    static let pipelineKeys = ["cfg_file"]
+    static let rootKeys = ["host", "log_level", "log_modules", "polling", "pipeline", "publisher", "coordination", "metrics",
+                           "shutdown_grace"]
+    static let pollingKeys = ["cfg_file", "batch_size", "jitter", "heartbeat_socket_dir"]
+    static let pipelineKeys = ["cfg_file", "queue_max_samples", "queue_full"]
+    static let metricsKeys = ["listen"]
     static let publisherKeys = ["telemetry_secret", "spool_directory", "spool_max_bytes", "spool_hold", "spool_max_age",
                                 "memory_max_bytes", "spool_after"]
-    static let computeKeys = ["libvirt_uri", "report_stopped_instance_metrics", "domain_deadline", "sample_source"]
     static let coordinationKeys = ["backend_url", "partitioning_group_prefix"]
 
     /// Validates a parsed agent config. Relative file paths are resolved against the file's directory.
-    public static func validate(_ root: ConfigNode, _ d: Diagnostics) -> AgentConfig? {
+    /// `componentSections` are the keys components own (pollster families' sections): kept as nodes
+    /// for them to validate.
+    public static func validate(_ root: ConfigNode, _ d: Diagnostics, componentSections: [String] = []) -> AgentConfig? {
         let before = d.errors.count
         var c = AgentConfig()
         guard let _ = root.expectMapping("agent settings", d) else { return nil }
-        root.checkKeys(rootKeys, d)
+        root.checkKeys(rootKeys + componentSections, d)
+        for key in componentSections { if let n = root[key], !n.isNull { c.sections[key] = n } }
         let baseDir = (root.position.file as NSString).deletingLastPathComponent
         func resolve(_ path: String) -> String {
             path.hasPrefix("/") || baseDir.isEmpty ? path : (baseDir as NSString).appendingPathComponent(path)
@@ -114,10 +133,32 @@ public struct AgentConfig: Sendable, Hashable {
             if let n = section["cfg_file"], let v = n.expectString("a path to polling.yaml", d) { c.pollingFile = resolve(v) }
             if let n = section["batch_size"], let v = n.expectInt("batch_size", d, in: 0...1_000_000) { c.batchSize = v }
             if let n = section["jitter"], let v = n.expectDouble("jitter (a fraction of the interval)", d, in: 0...1) { c.jitter = v }
+            if let n = section["heartbeat_socket_dir"], !n.isNull, let v = n.expectString("a directory for the heartbeat socket", d) {
+                c.heartbeatSocketDirectory = resolve(v)
+            }
         }
         if let section = root["pipeline"], !section.isNull, let _ = section.expectMapping("pipeline settings", d) {
             section.checkKeys(pipelineKeys, d)
             if let n = section["cfg_file"], let v = n.expectString("a path to pipeline.yaml", d) { c.pipelineFile = resolve(v) }
+            if let n = section["queue_max_samples"], let v = n.expectInt("queue_max_samples", d, in: 1...100_000_000) { c.queueMaxSamples = v }
+            if let n = section["queue_full"], let v = n.expectString("queue_full", d) {
+                if let p = QueueFullPolicy(rawValue: v) { c.queueFull = p }
+                else { d.error(n, "unknown queue_full policy '\(v)'\(Suggestion.hint(for: v, in: QueueFullPolicy.allCases.map(\.rawValue))); expected one of: \(QueueFullPolicy.allCases.map(\.rawValue).joined(separator: ", "))") }
+            }
+        }
+        if let section = root["metrics"], !section.isNull, let _ = section.expectMapping("metrics settings", d) {
+            section.checkKeys(metricsKeys, d)
+            if let n = section["listen"], !n.isNull, let v = n.expectString("metrics.listen (host:port)", d) {
+                if let problem = ListenAddress.problem(v) { d.error(n, problem) } else { c.metricsListen = v }
+            }
+        }
+        if let n = root["shutdown_grace"], let v = n.expectDouble("shutdown_grace in seconds", d, in: 0...3_600) { c.shutdownGrace = v }
+        if let section = root["log_modules"], !section.isNull, let entries = section.expectMapping("per-module log levels", d) {
+            for (k, v) in entries {
+                guard let module = k.scalar, let level = v.expectString("a log level", d) else { continue }
+                if let l = LogLevel(rawValue: level.lowercased()) { c.moduleLogLevels[module] = l }
+                else { d.error(v, "unknown log level '\(level)'; expected one of: \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))") }
+            }
         }
         if let section = root["publisher"], !section.isNull, let _ = section.expectMapping("publisher settings", d) {
             section.checkKeys(publisherKeys, d)
@@ -132,13 +173,6 @@ public struct AgentConfig: Sendable, Hashable {
             if let n = section["memory_max_bytes"], let v = n.expectInt("memory_max_bytes", d, in: 65_536...(1 << 40)) { c.publisherMemoryBytes = v }
             if let n = section["spool_after"], let v = n.expectDouble("spool_after in seconds", d, in: 0...3_600) { c.spoolAfter = v }
         }
-        if let section = root["compute"], !section.isNull, let _ = section.expectMapping("compute settings", d) {
-            section.checkKeys(computeKeys, d)
-            if let n = section["libvirt_uri"], let v = n.expectString("a libvirt URI", d) { c.libvirtURI = v }
-            if let n = section["report_stopped_instance_metrics"], let v = n.expectBool("report_stopped_instance_metrics", d) { c.reportStoppedInstanceMetrics = v }
-            if let n = section["domain_deadline"], let v = n.expectDouble("domain_deadline in seconds", d, in: 0.001...3600) { c.domainDeadline = v }
-            if let n = section["sample_source"], let v = n.expectString("sample_source", d) { c.sampleSource = v }
-        }
         if let section = root["coordination"], !section.isNull, let _ = section.expectMapping("coordination settings", d) {
             section.checkKeys(coordinationKeys, d)
             if let n = section["backend_url"], !n.isNull, let v = n.expectString("a coordination backend URL", d) {
@@ -149,5 +183,20 @@ public struct AgentConfig: Sendable, Hashable {
         }
         guard d.errors.count == before else { return nil }
         return c
+    }
+}
+
+/// A `host:port` to listen on (IPv6 in brackets).
+public enum ListenAddress {
+    public static func split(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return (host, port)
+    }
+
+    public static func problem(_ text: String) -> String? {
+        split(text) == nil ? "expected host:port (127.0.0.1:9101), got '\(text.prefix(80))'" : nil
     }
 }

@@ -44,7 +44,7 @@ public enum ConfigLoader {
         return defaultAgentConfigPaths.first { FileManager.default.fileExists(atPath: $0) }
     }
 
-    public static func load(agentConfigFile: String?, overrides: ConfigOverrides = ConfigOverrides())
+    public static func load(agentConfigFile: String?, overrides: ConfigOverrides = ConfigOverrides(), componentSections: [String] = [])
         -> Result<LoadedConfig, ConfigErrors>
     {
         let d = Diagnostics()
@@ -52,7 +52,7 @@ public enum ConfigLoader {
         if let path = agentConfigFile {
             do {
                 let node = try ConfigNode.load(file: path)
-                guard let a = AgentConfig.validate(node, d) else { return .failure(ConfigErrors(d.errors)) }
+                guard let a = AgentConfig.validate(node, d, componentSections: componentSections) else { return .failure(ConfigErrors(d.errors)) }
                 agent = a
             } catch {
                 return .failure(error)
@@ -60,7 +60,6 @@ public enum ConfigLoader {
         }
         if let v = overrides.pollingFile { agent.pollingFile = v }
         if let v = overrides.pipelineFile { agent.pipelineFile = v }
-        if let v = overrides.libvirtURI { agent.libvirtURI = v }
         if let v = overrides.host { agent.host = v }
         if let v = overrides.secret { agent.telemetrySecret = v }
         if let v = overrides.spoolDirectory { agent.spoolDirectory = v }

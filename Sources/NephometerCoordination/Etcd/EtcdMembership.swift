@@ -19,8 +19,9 @@ public actor EtcdMembership: Membership {
     private var lease: String?
     private var groups: [String: Int] = [:]
     private var cache: [String: [String: Int]] = [:]
-    private var watchers: [String: Task<Void, Never>] = [:]
-    private var heart: Task<Void, Never>?
+    /// Groups whose watch runs (or waits for `run` to start it).
+    private var watched: Set<String> = []
+    private let watchRequests = AsyncStream<String>.makeStream()
     private var outage = false
     private let once = LogOnce()
     /// The re-join in progress: concurrent causes (an expired lease seen by the heartbeat, our key's
@@ -47,7 +48,6 @@ public actor EtcdMembership: Membership {
         if let lease { return lease }
         let l = try await client.grant(ttl: ttl)
         lease = l
-        startHeart()
         return l
     }
 
@@ -59,16 +59,32 @@ public actor EtcdMembership: Membership {
         startWatch(group)
     }
 
-    private func startHeart() {
-        guard heart == nil else { return }
-        let period = max(0.2, Double(ttl) / 3)
-        heart = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(clamping: period))
-                await self?.beat()
+    /// Keeps the lease alive every TTL/3 and watches every joined group, until cancelled or stopped.
+    public nonisolated func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                let period = max(0.2, Double(ttl) / 3)
+                while !Task.isCancelled, await !isStopped {
+                    try? await Task.sleep(for: .seconds(clamping: period))
+                    await beat()
+                }
             }
+            group.addTask { [self] in
+                await withDiscardingTaskGroup { watches in
+                    for await g in watchRequests.stream { watches.addTask { await self.watchLoop(g) } }
+                }
+            }
+            // Cancellation (the agent stopping) ends the request stream too.
+            await withTaskCancellationHandler {
+                while !Task.isCancelled, await !isStopped { try? await Task.sleep(for: .seconds(1)) }
+            } onCancel: { [watchRequests] in
+                watchRequests.continuation.finish()
+            }
+            watchRequests.continuation.finish()
         }
     }
+
+    private var isStopped: Bool { stopped }
 
     private func beat() async {
         guard let l = lease, !stopped else { return }
@@ -115,24 +131,27 @@ public actor EtcdMembership: Membership {
     }
 
     private func startWatch(_ group: String) {
-        guard watchers[group] == nil else { return }
-        watchers[group] = Task { [weak self] in
-            var backoff = 0.5
-            while !Task.isCancelled {
-                guard let self else { return }
-                do {
-                    let revision = try await self.refresh(group)
-                    backoff = 0.5
-                    try await self.client.watch(prefix: Self.groupKey(group), from: revision + 1) { events in
-                        await self.apply(events, group: group)
-                    }
-                } catch {
-                    if Task.isCancelled { return }
-                    try? await Task.sleep(for: .seconds(clamping: backoff))
-                    backoff = min(backoff * 2, 5)
+        guard watched.insert(group).inserted else { return }
+        watchRequests.continuation.yield(group)
+    }
+
+    /// Follows a group's members (re-reading them after every break of the stream) while it is joined.
+    private func watchLoop(_ group: String) async {
+        var backoff = 0.5
+        while !Task.isCancelled, !stopped, groups[group] != nil {
+            do {
+                let revision = try await refresh(group)
+                backoff = 0.5
+                try await client.watch(prefix: Self.groupKey(group), from: revision + 1) { events in
+                    if await self.apply(events, group: group) { try? await self.rejoinAfterLoss(group) }
                 }
+            } catch {
+                if Task.isCancelled || stopped { return }
+                try? await Task.sleep(for: .seconds(clamping: backoff))
+                backoff = min(backoff * 2, 5)
             }
         }
+        watched.remove(group)
     }
 
     /// Reads the group's members; returns the revision they were read at.
@@ -166,7 +185,9 @@ public actor EtcdMembership: Membership {
         }
     }
 
-    private func apply(_ events: [EtcdClient.WatchEvent], group: String) {
+    /// Applies watch events; true when our own member key was deleted (re-join then).
+    private func apply(_ events: [EtcdClient.WatchEvent], group: String) -> Bool {
+        var lost = false
         let prefix = Array(Self.groupKey(group).utf8)
         var members = cache[group] ?? [:]
         for e in events {
@@ -177,13 +198,12 @@ public actor EtcdMembership: Membership {
             case .delete(let key) where key.count > prefix.count:
                 guard let id = MemberWeight.memberID(key.dropFirst(prefix.count)) else { continue }
                 members[id] = nil
-                if id == memberID, groups[group] != nil {
-                    Task { [weak self] in try? await self?.rejoinAfterLoss(group) }
-                }
+                if id == memberID, groups[group] != nil { lost = true }
             default: break
             }
         }
         cache[group] = members
+        return lost
     }
 
     private func rejoinAfterLoss(_ group: String) async throws {
@@ -208,11 +228,16 @@ public actor EtcdMembership: Membership {
         return cache[group]
     }
 
+    public func leave(group: String) async {
+        guard groups.removeValue(forKey: group) != nil else { return }
+        cache[group] = nil
+        try? await client.delete(key: Self.groupKey(group) + memberID)
+    }
+
     public func stop() async {
+        guard !stopped else { return }
         stopped = true
-        heart?.cancel()
-        for w in watchers.values { w.cancel() }
-        watchers = [:]
+        watchRequests.continuation.finish()
         let left = Array(groups.keys)
         groups = [:]
         for g in left { try? await client.delete(key: Self.groupKey(g) + memberID) }

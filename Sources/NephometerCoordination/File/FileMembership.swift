@@ -13,7 +13,7 @@ public actor FileMembership: Membership {
     let timeout: Double
     let logger: Logger
     private var groups: [String: Int] = [:]
-    private var heart: Task<Void, Never>?
+    private var stopped = false
     private let once = LogOnce()
 
     public init(directory: String, memberID: String, timeout: Double, logger: Logger) {
@@ -43,24 +43,31 @@ public actor FileMembership: Membership {
         ]))
         try Data(record).write(to: URL(fileURLWithPath: memberFile(group)), options: .atomic)
         groups[group] = weight
-        if heart == nil {
-            heart = Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(clamping: (self?.timeout ?? 10) / 3))
-                    await self?.beat()
-                }
-            }
+    }
+
+    /// Refreshes this member's files every timeout/3, until cancelled or stopped.
+    public nonisolated func run() async {
+        while !Task.isCancelled, await !isStopped {
+            try? await Task.sleep(for: .seconds(clamping: timeout / 3))
+            await beat()
         }
     }
 
-    private func beat() {
+    private var isStopped: Bool { stopped }
+
+    private func beat() async {
         for (g, w) in groups {
             let path = memberFile(g)
             if utime(path, nil) != 0 {
                 // Removed under us: re-create it.
-                Task { try? await self.join(group: g, weight: w) }
+                try? await join(group: g, weight: w)
             }
         }
+    }
+
+    public func leave(group: String) async {
+        guard groups.removeValue(forKey: group) != nil else { return }
+        unlink(memberFile(group))
     }
 
     public func members(of group: String) async -> [String: Int]? {
@@ -98,8 +105,7 @@ public actor FileMembership: Membership {
     }
 
     public func stop() async {
-        heart?.cancel()
-        heart = nil
+        stopped = true
         for g in groups.keys { unlink(memberFile(g)) }
         groups = [:]
     }

@@ -6,12 +6,18 @@ import NephometerCore
 public protocol Membership: Sendable {
     /// This agent's member id (a random UUID per process, as Ceilometer's).
     var memberID: String { get }
-    /// Joins `group` (creating it if needed) and keeps the membership alive until `stop`.
+    /// Joins `group` (creating it if needed). While `run` runs, the membership is kept alive and the
+    /// group watched.
     func join(group: String, weight: Int) async throws
+    /// Leaves one group (a reload that no longer polls it).
+    func leave(group: String) async
     /// The live members of `group` with their weights, or nil when not known (backend unreachable
     /// and nothing cached yet).
     func members(of group: String) async -> [String: Int]?
-    /// Leaves every group.
+    /// Heartbeats and watches, until cancelled or `stop`: the membership's long-lived work, run by the
+    /// agent as a service. Short-lived users (`poll --once`, `ring`) do without.
+    func run() async
+    /// Leaves every group and ends `run`.
     func stop() async
 }
 

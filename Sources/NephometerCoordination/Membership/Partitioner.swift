@@ -78,5 +78,25 @@ public actor Partitioner {
         return mine
     }
 
+    /// Leaves groups this agent no longer polls (a reload).
+    public func retain(groups: [String]) async {
+        let keep = Set(groups)
+        for g in joined where !keep.contains(g) {
+            await membership.leave(group: g)
+            joined.remove(g)
+            rings[g] = nil
+            lastOwned[g] = nil
+            logger.info("left partitioning group \(g)")
+        }
+    }
+
+    /// The groups joined, with their members as last known and what this agent owns of each.
+    public func snapshot() -> [(group: String, members: [String: Int], owned: Int)] {
+        joined.sorted().map { g in (g, rings[g]?.members ?? [:], lastOwned[g]?.count ?? 0) }
+    }
+
+    /// Heartbeats and watches (see `Membership.run`).
+    public nonisolated func run() async { await membership.run() }
+
     public func stop() async { await membership.stop() }
 }

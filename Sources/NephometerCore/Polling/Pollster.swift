@@ -45,10 +45,49 @@ public protocol Discoverer: Sendable {
 /// A namespace's pollsters and discoverers (`compute`, `central`).
 public protocol PollsterFamily: Sendable {
     var namespace: String { get }
+    /// Pollsters of the meters enabled now.
     var pollsters: [any Pollster] { get }
     var discoverers: [any Discoverer] { get }
-    /// Releases connections; called once at agent shutdown.
+    /// Polls these meters from now on, keeping the family's state (connections, sessions, counters):
+    /// what a reload that left the family's options unchanged does.
+    func reconfigure(enabled: Set<String>) async
+    /// The family's long-lived work (an engine thread), run by the agent as a service; returns when it
+    /// is shut down. The default has none.
+    func run() async
+    /// Releases connections; called once, when the family is no longer used.
     func shutdown() async
+    /// Figures for `/metrics` and `/status`.
+    func status() async -> FamilyStatus
+}
+
+extension PollsterFamily {
+    public func run() async {}
+    public func status() async -> FamilyStatus { FamilyStatus() }
+}
+
+/// What a family tells `/metrics` and `/status`: values with bounded label sets, and a table.
+public struct FamilyStatus: Sendable {
+    public struct Value: Sendable {
+        public var name: String
+        public var help: String
+        public var labels: [(String, String)]
+        public var value: Double
+        public var isCounter: Bool
+        public init(_ name: String, _ value: Double, help: String, labels: [(String, String)] = [], counter: Bool = false) {
+            self.name = name
+            self.value = value
+            self.help = help
+            self.labels = labels
+            isCounter = counter
+        }
+    }
+    public var values: [Value] = []
+    /// A table for the status page: a title, column names, rows.
+    public var title = ""
+    public var columns: [String] = []
+    public var rows: [[String]] = []
+    public var notes: [String] = []
+    public init() {}
 }
 
 /// An error a pollster raises when a resource can never be polled by it (Ceilometer's

@@ -18,7 +18,8 @@ public final class LogOnce: Sendable {
         seen.withLock { $0.remove(key) != nil }
     }
 
-    public func log(_ logger: Logger, _ level: Logger.Level, key: String, _ message: @autoclosure () -> Logger.Message) {
-        if first(key) { logger.log(level: level, message()) }
+    public func log(_ logger: Logger, _ level: Logger.Level, key: String, _ message: @autoclosure () -> Logger.Message,
+                    metadata: @autoclosure () -> Logger.Metadata? = nil) {
+        if first(key) { logger.log(level: level, message(), metadata: metadata()) }
     }
 }

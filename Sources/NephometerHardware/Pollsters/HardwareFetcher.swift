@@ -15,12 +15,24 @@ final class HardwareFetcher: Sendable {
     private let targets = Mutex<[String: Result<SNMPTarget, SNMPTargetError>]>([:])
     private let usedKeys = Mutex<Set<String>>([])
 
-    init(engine: SNMPEngine, options: HardwareFamily.Options, meters: [HardwareMeter], logger: Logger) {
+    convenience init(engine: SNMPEngine, options: HardwareFamily.Options, meters: [HardwareMeter], logger: Logger) {
+        self.init(engine: engine, options: options, meters: meters, registry: HostRegistry(logger: logger), logger: logger)
+    }
+
+    /// The same engine, hosts' state and parsed URLs, for other meters (a reload).
+    func with(meters: [HardwareMeter]) -> HardwareFetcher {
+        let f = HardwareFetcher(engine: engine, options: options, meters: meters, registry: registry, logger: logger)
+        f.targets.withLock { $0 = targets.withLock { $0 } }
+        f.usedKeys.withLock { $0 = usedKeys.withLock { $0 } }
+        return f
+    }
+
+    private init(engine: SNMPEngine, options: HardwareFamily.Options, meters: [HardwareMeter], registry: HostRegistry, logger: Logger) {
         self.engine = engine
         self.options = options
         self.meters = meters
         self.logger = logger
-        registry = HostRegistry(logger: logger)
+        self.registry = registry
         var seen = Set<OID>()
         var list: [OID] = []
         for oid in [HardwareOIDs.sysUpTime] + meters.flatMap(\.scalars) where seen.insert(oid).inserted { list.append(oid) }

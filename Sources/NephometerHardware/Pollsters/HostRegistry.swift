@@ -75,6 +75,9 @@ final class HostRegistry: Sendable {
             }
             return before
         }
+        logger.trace("SNMP host polled", metadata: [
+            "host": "\(target.redacted)", "seconds": "\(outcome.seconds)",
+            "outcome": "\((try? outcome.result.get()) == nil ? "failed" : "ok")"])
         switch outcome.result {
         case .success:
             if once.clear("down/\(key)") {

@@ -63,7 +63,9 @@ public actor Delivery {
     private var attempts = 0
     private var workWake: AsyncStream<Void>.Continuation?
     private var spillWake: AsyncStream<Void>.Continuation?
-    private var tasks: [Task<Void, Never>] = []
+    private var streams: (AsyncStream<Void>, AsyncStream<Void>)?
+    private var standalone: Task<Void, Never>?
+    private var endWaiters: [CheckedContinuation<Void, Never>] = []
 
     private var rate = RateMeter()
     private let once = LogOnce()
@@ -99,42 +101,70 @@ public actor Delivery {
         }
     }
 
-    /// Starts the delivery tasks (also delivers what a previous run left in the spool).
+    /// Starts the delivery's work in a task of its own (also delivers what a previous run left in the
+    /// spool): for users without a service group (`poll --publish`, tests). The agent calls `run`.
     public func start() {
         startIfNeeded()
     }
 
     private func startIfNeeded() {
         guard !started else { return }
-        started = true
         let (work, workC) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let (spill, spillC) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        streams = (work, spill)
         workWake = workC
         spillWake = spillC
+        started = true
+        workC.yield()
+        standalone = Task { [weak self] in await self?.loops() }
+    }
+
+    /// The delivery's work — sending, spooling, the tick that spools aged batches — in structured
+    /// concurrency until `close`. Idempotent: when the work runs already, waits for it to end.
+    public func run() async {
+        if started {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                if closed { c.resume() } else { endWaiters.append(c) }
+            }
+            return
+        }
+        let (work, workC) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (spill, spillC) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        streams = (work, spill)
+        workWake = workC
+        spillWake = spillC
+        started = true
+        workC.yield()
+        await loops()
+    }
+
+    private func loops() async {
+        guard let (work, spill) = streams else { return }
         let tick = max(0.05, min(1, options.spoolAfter / 2))
-        tasks = [
-            Task { [weak self] in
+        await withDiscardingTaskGroup { group in
+            group.addTask { [weak self] in
                 await self?.openSpool()
                 for await _ in work {
                     guard let self else { return }
                     await self.deliverQueue()
                 }
-            },
-            Task { [weak self] in
+            }
+            group.addTask { [weak self] in
                 for await _ in spill {
                     guard let self else { return }
                     await self.spill(all: false)
                 }
-            },
-            Task { [weak self] in
-                while !Task.isCancelled {
+            }
+            group.addTask { [weak self] in
+                while !Task.isCancelled, await self?.isClosing == false {
                     try? await Task.sleep(for: .seconds(clamping: tick))
                     await self?.tick()
                 }
-            },
-        ]
-        workC.yield()
+            }
+        }
     }
+
+    private var isClosing: Bool { closing }
 
     private func tick() {
         if queue.contains(where: { $0.diskSequence == nil && !$0.spilling }) { spillWake?.yield() }
@@ -145,8 +175,7 @@ public actor Delivery {
     // MARK: Sending
 
     private func deliverQueue() async {
-        while let head = queue.first, !Task.isCancelled {
-            if closing && failingSince != nil { return }
+        while let head = queue.first, !Task.isCancelled, !closing {
             guard let batch = await load(head) else { continue }
             inFlight = head.id
             let outcome = await transport.send(batch)
@@ -461,9 +490,13 @@ public actor Delivery {
             }
         }
         closing = true
-        for t in tasks { t.cancel() }
-        for t in tasks { await t.value }
-        tasks = []
+        // The loops end: their streams finish; an attempt in flight gets its own timeout to finish.
+        workWake?.finish()
+        spillWake?.finish()
+        let inFlightDeadline = Time.monotonic() + grace + 30
+        while inFlight != nil, Time.monotonic() < inFlightDeadline { try? await Task.sleep(for: .milliseconds(10)) }
+        standalone?.cancel()
+        await standalone?.value
         if !spoolOpened, options.spoolDirectory != nil, !queue.isEmpty { await openSpool() }
         spoolRetryAt = 0
         await spill(all: true)
@@ -479,11 +512,14 @@ public actor Delivery {
                 spool.markDone(through: through)
                 spool.saveCursor()
             }
+            // Releases the directory's lock for a publisher a later reload brings back.
+            self.spool = nil
         }
         closed = true
-        workWake?.finish()
-        spillWake?.finish()
         await transport.shutdown()
+        let waiters = endWaiters
+        endWaiters = []
+        for w in waiters { w.resume() }
     }
 
     // MARK: Counters

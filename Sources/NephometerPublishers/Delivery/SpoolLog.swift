@@ -67,6 +67,7 @@ final class SpoolLog: @unchecked Sendable {  // confined to the owning delivery'
         self.segmentBytes = max(4096, segmentBytes)
         self.logger = logger
         try Self.makeDirectory(directory)
+        lockFD = try Self.lock(directory)
         cursor = Self.readCursor("\(directory)/cursor")
         cursorWritten = cursor
         try scan()
@@ -75,6 +76,30 @@ final class SpoolLog: @unchecked Sendable {  // confined to the owning delivery'
 
     deinit {
         if activeFD >= 0 { close(activeFD) }
+        close(lockFD)  // releases the lock
+    }
+
+    /// The directory's `lock` file, locked for this process (`flock`, released when the process
+    /// exits): two agents sharing a spool directory and a publisher URL would overwrite each
+    /// other's records. The holder's pid is written into it for the error message.
+    private let lockFD: Int32
+
+    private static func lock(_ directory: String) throws -> Int32 {
+        let path = "\(directory)/lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpoolError("cannot open \(path): \(errnoText())") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let why = errno == EWOULDBLOCK ? "in use by another process" : errnoText()
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buf, buf.count, 0)
+            let holder = n > 0 ? String(decoding: buf.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+            close(fd)
+            throw SpoolError("spool \(directory) is \(why)\(holder.isEmpty ? "" : " (pid \(holder))"); give each agent its own spool_directory")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, pid, pid.count, 0)
+        return fd
     }
 
     // MARK: Writing

@@ -7,7 +7,7 @@ import NephometerCore
 /// Lines are Ceilometer's `json.dumps(sample.as_dict())`. With both `max_bytes` and `backup_count`, the
 /// file rotates like Python's RotatingFileHandler (`path` → `path.1` → … → `path.M`). Writes are
 /// `O_APPEND` and rotation happens under an exclusive `flock`, so several processes may share a file.
-public actor FilePublisher: Publisher {
+public final class FilePublisher: Publisher {
     public struct Options: Sendable, Hashable {
         public var path: String
         public var maxBytes: Int = 0
@@ -27,16 +27,42 @@ public actor FilePublisher: Publisher {
     /// Rotation renames every backup: their number is bounded.
     public static let maxBackupCount = 1_000
 
-    public nonisolated let displayURL: String
+    public let displayURL: String
     let options: Options
-    private var fd: Int32 = -1
-    private let logger: Logger
-    private let once = LogOnce()
+    /// The file, its descriptor and rotation: used only on `io`, a thread of its own (writes, `flock`
+    /// and `fsync` block; none of them may run on Swift's cooperative pool).
+    private let writer: FileWriter
+    private let io = BlockingQueue(label: "nephometer.file-publisher")
 
     public init(url: PublisherURL, logger: Logger) throws(PublisherURLError) {
         options = try Self.parse(url)
         displayURL = url.redacted
-        self.logger = logger
+        writer = FileWriter(options: options, logger: logger)
+    }
+
+    public func publish(_ samples: [Sample]) async {
+        guard !samples.isEmpty else { return }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(samples.count * 1200)
+        var lines: [Range<Int>] = []
+        for s in samples {
+            let start = buffer.count
+            JSONWriter.write(.object(s.asDict), into: &buffer)
+            buffer.append(0x0A)
+            lines.append(start..<buffer.count)
+        }
+        let data = buffer, ranges = lines, writer = self.writer
+        await io.run { writer.write(data, lines: ranges) }
+    }
+
+    public func flush() async {
+        let writer = self.writer
+        await io.run { writer.flush() }
+    }
+
+    public func close() async {
+        let writer = self.writer
+        await io.run { writer.close() }
     }
 
     /// Parses and checks the URL's options, and that the file can be written (without creating anything).
@@ -99,6 +125,22 @@ public actor FilePublisher: Publisher {
         return access(dir, W_OK) == 0 ? nil : "cannot create \(path): directory \(dir) is not writable (\(String(cString: strerror(errno))))"
     }
 
+}
+
+/// The file side of a file publisher; confined to the publisher's `BlockingQueue`.
+final class FileWriter: @unchecked Sendable {  // used only on the owning publisher's BlockingQueue
+    let options: FilePublisher.Options
+    private var fd: Int32 = -1
+    private let logger: Logger
+    private let once = LogOnce()
+
+    init(options: FilePublisher.Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    deinit { if fd >= 0 { Foundation.close(fd) } }
+
     private func openIfNeeded() -> Bool {
         if fd >= 0 { return true }
         let dir = (options.path as NSString).deletingLastPathComponent
@@ -124,18 +166,9 @@ public actor FilePublisher: Publisher {
         }
     }
 
-    public func publish(_ samples: [Sample]) async {
+    func write(_ buffer: [UInt8], lines: [Range<Int>]) {
         reopenIfRotatedElsewhere()
-        guard !samples.isEmpty, openIfNeeded() else { return }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(samples.count * 1200)
-        var lines: [Range<Int>] = []
-        for s in samples {
-            let start = buffer.count
-            JSONWriter.write(.object(s.asDict), into: &buffer)
-            buffer.append(0x0A)
-            lines.append(start..<buffer.count)
-        }
+        guard openIfNeeded() else { return }
         if options.maxBytes > 0 && options.backupCount > 0 {
             // Rotation is decided per line, as RotatingFileHandler does.
             for r in lines {
@@ -192,11 +225,11 @@ public actor FilePublisher: Publisher {
         Foundation.close(old)
     }
 
-    public func flush() async {
+    func flush() {
         if fd >= 0 && options.fsync != .never { fsync(fd) }
     }
 
-    public func close() async {
+    func close() {
         if fd >= 0 {
             if options.fsync != .never { fsync(fd) }
             Foundation.close(fd)

@@ -30,9 +30,10 @@ public final class HTTPPublisher: Publisher {
         d.spoolDirectory = "\(context.spoolDirectory)/\(url.scheme)-\(Self.spoolName(url.redacted))"
         d.retries = options.maxRetries
         delivery = Delivery(name: "http publisher \(displayURL)", transport: transport, options: d, logger: logger)
-        let delivery = self.delivery
-        Task { await delivery.start() }
     }
+
+    public func run() async { await delivery.run() }
+    public func deliveryStatistics() async -> DeliveryStatistics? { await delivery.statistics }
 
     static func spoolName(_ url: String) -> String {
         Hex.string(SHA256.hash(data: Array(url.utf8)).prefix(8))

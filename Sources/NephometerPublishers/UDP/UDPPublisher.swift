@@ -38,10 +38,14 @@ public actor UDPPublisher: Publisher {
         self.logger = logger
     }
 
-    private func openSocket() -> UDPSocket? {
+    /// Resolving the host (`getaddrinfo`) blocks: it runs on a thread of its own.
+    private static let resolver = BlockingQueue(label: "nephometer.udp.resolve")
+
+    private func openSocket() async -> UDPSocket? {
         if let socket { return socket }
+        let host = self.host, port = self.port
         do {
-            let s = try UDPSocket(host: host, port: port)
+            let s = try await Self.resolver.run { try UDPSocket(host: host, port: port) }
             socket = s
             once.clear("resolve")
             return s
@@ -52,13 +56,15 @@ public actor UDPPublisher: Publisher {
     }
 
     public func publish(_ samples: [Sample]) async {
-        guard !samples.isEmpty else { return }
+        // The socket first: encoding then sending must not be split by a suspension (another batch
+        // would reuse the encoder's buffer).
+        guard !samples.isEmpty, let socket = await openSocket() else { return }
         encoder.encodeBatch(samples) { s, error in
             unencodable += 1
             logger.warning("Unable to send sample over UDP: \(s.name) of \(s.resourceID) (id \(s.id)): \(error); \(unencodable) sample(s) not encodable so far")
         }
         let count = encoder.ends.count
-        guard count > 0, let socket = openSocket() else { return }
+        guard count > 0 else { return }
         let result = socket.send(encoder.output.bytes, ends: encoder.ends)
         sent += result.sent
         if let error = result.error {
