@@ -47,6 +47,7 @@ bench: deps
 	scripts/bench-ring.sh
 	.build/release/nephometer-bench failover --trials 10 --signals KILL
 	.build/release/nephometer-bench failover --trials 6 --ttl 10
+	taskset -c 0 .build/release/nephometer-bench bus --samples 20000 --runs 3
 	scripts/bench-compute.sh
 	scripts/bench-snmp.sh
 
@@ -62,6 +63,7 @@ install:
 	install -D -m 0640 nephometer.yaml.tmp $(DESTDIR)$(SYSCONFDIR)/nephometer/nephometer.yaml && rm -f nephometer.yaml.tmp
 	install -D -m 0644 etc/polling.yaml $(DESTDIR)$(SYSCONFDIR)/nephometer/polling.yaml
 	install -D -m 0644 pipeline.yaml $(DESTDIR)$(SYSCONFDIR)/nephometer/pipeline.yaml
+	install -D -m 0644 etc/gnocchi_resources.yaml $(DESTDIR)$(SYSCONFDIR)/nephometer/gnocchi_resources.yaml
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/nephometer/README.md
 
 clean:

@@ -72,7 +72,7 @@ let package = Package(
         // Publishers: file, udp, http (with spool); msgpack codec.
         .target(
             name: "NephometerPublishers",
-            dependencies: ["NephometerCore", "CNephometerNet", "CNephometerSHA256",
+            dependencies: ["NephometerCore", "NephometerConfig", "CNephometerNet", "CNephometerSHA256",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "DequeModule", package: "swift-collections"),
                            .product(name: "Metrics", package: "swift-metrics"),
@@ -82,7 +82,7 @@ let package = Package(
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
-            exclude: ["File/README.md", "UDP/README.md", "HTTP/README.md", "Delivery/README.md"],
+            exclude: ["File/README.md", "UDP/README.md", "HTTP/README.md", "Delivery/README.md", "Notifier/README.md", "Gnocchi/README.md"],
             swiftSettings: strict
         ),
         // libvirt connection, Nova-metadata discovery, compute pollsters.

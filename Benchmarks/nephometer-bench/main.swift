@@ -13,6 +13,8 @@ let benchmarks: [String: (ArraySlice<String>) async throws -> Void] = [
     "http": HTTPBenchmark.run,
     "failover": FailoverBenchmark.run,
     "compute": ComputeBenchmark.run,
+    "bus": BusBenchmark.run,
+    "gnocchi": GnocchiBenchmark.run,
 ]
 
 BrokenPipes.ignore()

@@ -59,6 +59,8 @@ public actor Agent {
     public let manager: PollingManager
     let queue: SampleQueue
     let pipelineService: PipelineService
+    /// Ceilometer's Prometheus exporter, when `enable_prometheus_exporter` is on.
+    let exporter: CeilometerExporter?
     let familiesService: FamiliesService
     public let partitioner: Partitioner?
     let io = BlockingQueue(label: "nephometer.config")
@@ -76,7 +78,10 @@ public actor Agent {
         families = await AgentRuntime.families(blueprint, namespaces: options.namespaces, logger: logger)
         let queue = SampleQueue(maxSamples: config.agent.queueMaxSamples, policy: config.agent.queueFull, logger: logger)
         self.queue = queue
-        pipelineService = PipelineService(pipeline: pipeline, queue: queue, logger: logger)
+        let longest = Double(config.polling.sources.map(\.interval).max() ?? 600)
+        exporter = config.agent.prometheusExporter ? CeilometerExporter(staleAfter: 2 * longest + 5) : nil
+        pipelineService = PipelineService(pipeline: pipeline, bus: try AgentRuntime.bus(config, logger: logger), exporter: exporter,
+                                          queue: queue, logger: logger)
         familiesService = FamiliesService(families: Array(families.values))
         let printer = options.printer
         manager = PollingManager(polling: config.polling, families: options.namespaces.compactMap { [families] in families[$0] },
@@ -93,6 +98,11 @@ public actor Agent {
         var s: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let statusServer { s.append(.init(service: statusServer)) }
         s.append(.init(service: pipelineService))
+        if let exporter {
+            for listen in blueprint.config.agent.prometheusListen {
+                if let service = try? CeilometerExporter.service(listen: listen, exporter: exporter, logger: logger) { s.append(.init(service: service)) }
+            }
+        }
         s.append(.init(service: familiesService))
         if let partitioner { s.append(.init(service: MembershipService(partitioner: partitioner))) }
         s.append(.init(service: PollingService(manager: manager, cycles: options.cycles),
@@ -113,7 +123,7 @@ public actor Agent {
 
     /// The files a reload re-reads.
     var watchedFiles: [String] {
-        [options.configFile, blueprint.config.agent.pollingFile, blueprint.config.agent.pipelineFile].compactMap { $0 }
+        [options.configFile, blueprint.config.agent.ceilometerConfigFile, blueprint.config.agent.pollingFile, blueprint.config.agent.pipelineFile].compactMap { $0 }
     }
 
     /// Re-reads and validates every file; on any error logs every error and keeps the running
@@ -181,7 +191,7 @@ public actor Agent {
     public func status() async -> AgentStatus {
         let c = blueprint.config
         var pubs: [AgentStatus.PublisherState] = []
-        for p in pipelineService.pipeline.publishers.sorted(by: { $0.displayURL < $1.displayURL }) {
+        for p in pipelineService.allPublishers {
             pubs.append(.init(url: p.displayURL, delivery: await p.deliveryStatistics()))
         }
         var fam: [FamilyStatus] = []
@@ -222,9 +232,4 @@ final class FamiliesService: Service, Sendable {
         }
         for f in all.withLock({ $0 }) { await f.shutdown() }
     }
-}
-
-/// The build's version, for `/metrics` (`nephometer_build_info`) and `/status`.
-public enum Version {
-    public static let string = "0.3.0"
 }

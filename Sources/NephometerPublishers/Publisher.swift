@@ -32,8 +32,17 @@ public struct PublisherContext: Sendable, Hashable {
     /// Bounds and timings of network publishers' deliveries (the spool directory is set per publisher).
     public var delivery: DeliveryOptions
     public var host: String
+    /// The notification bus's settings (`notifier://` without a host uses its transport).
+    public var messaging: MessagingSettings
+    /// Credentials of publishers that call OpenStack APIs (Gnocchi).
+    public var serviceCredentials = ServiceCredentials()
+    /// Where the operator's configuration lives (ceilometer.conf's or nephometer.yaml's directory):
+    /// relative files publishers name are found there first.
+    public var configDirectory: String?
     public init(telemetrySecret: String, spoolDirectory: String = "/var/lib/nephometer/spool",
-                delivery: DeliveryOptions = DeliveryOptions(), host: String = "localhost") {
+                delivery: DeliveryOptions = DeliveryOptions(), host: String = "localhost",
+                messaging: MessagingSettings = MessagingSettings()) {
+        self.messaging = messaging
         self.telemetrySecret = telemetrySecret
         self.spoolDirectory = spoolDirectory
         self.delivery = delivery

@@ -20,11 +20,11 @@ public protocol PublisherKind: Sendable {
 /// Publisher kinds by URL scheme.
 public enum PublisherRegistry {
     /// The publishers this build has.
-    public static let builtins: [any PublisherKind] = [FilePublisherKind(), UDPPublisherKind(), HTTPPublisherKind()]
+    public static let builtins: [any PublisherKind] = [FilePublisherKind(), UDPPublisherKind(), HTTPPublisherKind(), NotifierPublisherKind(), GnocchiPublisherKind()]
 
     /// Ceilometer publisher schemes without a kind here: a warning, and skipped at run time, as
     /// Ceilometer skips publishers it cannot load.
-    public static let recognized = ["gnocchi", "notifier", "prometheus", "zaqar", "opentelemetryhttp", "tcp",
+    public static let recognized = ["prometheus", "zaqar", "opentelemetryhttp", "tcp",
                                     "test", "kafka", "direct", "database", "panko", "monasca"]
 
     /// Kinds in registration order (the order messages list them in).

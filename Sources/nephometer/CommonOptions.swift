@@ -25,10 +25,17 @@ struct ConfigOptions: ParsableArguments {
     var spoolDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
+    @Option(name: .customLong("ceilometer-config"), help: "The operator's ceilometer.conf: transport, secret, polling.yaml, batch size, coordination (nephometer.yaml and flags override it).")
+    var ceilometerConfig: String?
+    @Option(name: .customLong("transport-url"), help: "Notification bus: rabbit://user:pass@host:5672[,user:pass@host2:5672]/vhost; '' turns it off.")
+    var transportURL: String?
 
     var overrides: ConfigOverrides {
-        ConfigOverrides(pollingFile: polling, pipelineFile: pipeline, libvirtURI: libvirtURI, host: host,
-                        secret: secret, spoolDirectory: spoolDir, coordinationURL: coordinationURL, logLevel: logLevel.flatMap { AgentConfig.LogLevel(rawValue: $0.lowercased()) })
+        var o = ConfigOverrides(pollingFile: polling, pipelineFile: pipeline, libvirtURI: libvirtURI, host: host,
+                                secret: secret, spoolDirectory: spoolDir, coordinationURL: coordinationURL, logLevel: logLevel.flatMap { AgentConfig.LogLevel(rawValue: $0.lowercased()) })
+        o.ceilometerConfig = ceilometerConfig
+        o.transportURL = transportURL
+        return o
     }
 
     func validateLogLevel() throws {

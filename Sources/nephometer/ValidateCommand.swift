@@ -22,10 +22,21 @@ struct ValidateCommand: ParsableCommand {
     var polling: String?
     @Option(help: "pipeline.yaml to check instead of the one the agent config names.")
     var pipeline: String?
+    @Option(name: .customLong("ceilometer-config"), help: "The operator's ceilometer.conf, applied under the agent config.")
+    var ceilometerConfig: String?
+    @Option(name: .customLong("transport-url"), help: "Notification bus transport URL to check.")
+    var transportURL: String?
+
+    var overrides: ConfigOverrides {
+        var o = ConfigOverrides(pollingFile: polling, pipelineFile: pipeline)
+        o.ceilometerConfig = ceilometerConfig
+        o.transportURL = transportURL
+        return o
+    }
 
     func run() throws {
         let result = AgentRuntime.validate(agentConfigFile: ConfigLoader.agentConfigPath(explicit: config),
-                                           overrides: ConfigOverrides(pollingFile: polling, pipelineFile: pipeline))
+                                           overrides: overrides)
         for w in result.warnings { Stderr.write("warning: \(w)\n") }
         guard result.errors.isEmpty else {
             for e in result.errors { print("\(e)") }

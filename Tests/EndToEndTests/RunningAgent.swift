@@ -8,11 +8,11 @@ final class RunningAgent {
     let process: BackgroundProcess
     let port: Int
 
-    init(_ name: String, dir: TemporaryDirectory, args: [String], environment: [String: String] = [:]) throws {
+    init(_ name: String, dir: TemporaryDirectory, args: [String], environment: [String: String] = [:], directory: String? = nil) throws {
         let ready = dir.file("\(name).ready")
         try? FileManager.default.removeItem(atPath: ready)
         let process = try BackgroundProcess(Command.nephometer, ["agent", "--metrics-listen", "127.0.0.1:0", "--ready-file", ready] + args,
-                                            environment: environment, logDirectory: dir.path, name: name)
+                                            environment: environment, logDirectory: dir.path, name: name, directory: directory)
         guard eventually(timeout: 20, { FileManager.default.fileExists(atPath: ready) || !process.isRunning }),
               let port = (try? JSONParser.parse(String(contentsOfFile: ready, encoding: .utf8)))?["metrics"]?.numberValue.map({ Int($0.doubleValue) }) else {
             throw DaemonFailed(name: "agent \(name)", log: process.stderr)

@@ -15,7 +15,8 @@ import TestSupport
         let telemetry = "tele-SECRET-1a2b", http = "http-SECRET-9z", spool = "spool-SECRET-5q", community = "comm-SECRET-77"
         let snmpd = try SNMPDaemon(community: community)
         defer { snmpd.stop() }
-        let secrets = [telemetry, http, spool, community, snmpd.authPassword, snmpd.privPassword]
+        let amqp = "amqp-SECRET-3c", keystone = "keystone-SECRET-8d"
+        let secrets = [telemetry, http, spool, community, snmpd.authPassword, snmpd.privPassword, amqp, keystone]
         let receiver = try ReceiverProcess(dir: dir, name: "receiver", secret: telemetry, udp: false)
         defer { _ = receiver.stop() }
         let dead = try FreePort.tcp()
@@ -37,12 +38,15 @@ import TestSupport
                   - "file://\(published)?json"
                   - "http://metrics:\(http)@127.0.0.1:\(receiver.httpPort ?? 0)/v1/samples"
                   - "https://spooler:\(spool)@127.0.0.1:\(dead)/v1/samples?timeout=1&max_retries=0&verify_ssl=false"
+                  - "gnocchi://?timeout=1"
 
             """)
         let agentFile = try dir.write("agent.yaml", """
             log_level: trace
             publisher: {telemetry_secret: "\(telemetry)", spool_directory: \(spoolDir)}
             polling: {jitter: 0, heartbeat_socket_dir: \(dir.file("hb"))}
+            messaging: {transport_url: "rabbit://bus:\(amqp)@127.0.0.1:\(dead)/", timeout: 1}
+            service_credentials: {auth_url: "http://127.0.0.1:\(dead)/v3", username: ceilometer, password: "\(keystone)", project_name: service}
 
             """)
         let common = ["--config", agentFile, "--libvirt-uri", node, "--polling", polling, "--pipeline", pipeline, "--host", "secret-host"]

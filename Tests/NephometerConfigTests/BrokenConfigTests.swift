@@ -66,7 +66,7 @@ import TestSupport
         Case(name: "no publisher", yaml: pipelineHead + "sinks:\n  - name: k\n    publishers: []\n", errors: [
             "F:7:17: sinks[0].publishers: No publisher specified (expected at least one publisher URL, e.g. file:///var/log/nephometer/samples.log)"]),
         Case(name: "misspelt publisher scheme", yaml: pipelineHead + "sinks:\n  - name: k\n    publishers: [gnochi://]\n", errors: [
-            "F:7:18: sinks[0].publishers[0]: unknown publisher scheme 'gnochi://' (did you mean 'gnocchi://'?); Nephometer publishes to file://, udp://, http://, https://"]),
+            "F:7:18: sinks[0].publishers[0]: unknown publisher scheme 'gnochi://' (did you mean 'gnocchi://'?); Nephometer publishes to file://, udp://, http://, https://, notifier://, gnocchi://"]),
         Case(name: "duplicate sink", yaml: pipelineHead + "sinks:\n  - name: k\n    publishers: [file:///tmp/x]\n  - name: k\n    publishers: [file:///tmp/y]\n", errors: [
             "F:8:11: sinks[1].name: Duplicated sink names: k (first at line 6); sink names must be unique"]),
         Case(name: "source without sinks", yaml: "sources:\n  - name: s\n    meters: ['*']\n    sinks: []\nsinks:\n  - name: k\n    publishers: [file:///tmp/x]\n", errors: [
@@ -92,7 +92,7 @@ import TestSupport
 
     static let agent: [Case] = [
         Case(name: "misspelt section", yaml: "pooling:\n  batch_size: 10\n", errors: [
-            "F:1:1: pooling: unknown key 'pooling' (did you mean 'polling'?); expected one of: host, log_level, log_modules, polling, pipeline, publisher, coordination, metrics, shutdown_grace, compute, hardware"]),
+            "F:1:1: pooling: unknown key 'pooling' (did you mean 'polling'?); expected one of: host, log_level, log_modules, polling, pipeline, publisher, coordination, metrics, shutdown_grace, messaging, ceilometer_config, service_credentials, compute, hardware"]),
         Case(name: "bad log level", yaml: "log_level: verbose\n", errors: [
             "F:1:12: log_level: unknown log level 'verbose'; expected one of: trace, debug, info, notice, warning, error, critical"]),
         Case(name: "negative batch size", yaml: "polling:\n  batch_size: -1\n", errors: [

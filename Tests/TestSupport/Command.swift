@@ -90,8 +90,10 @@ public final class BackgroundProcess: @unchecked Sendable {
     public let stdoutPath: String
     public let stderrPath: String
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], logDirectory: String, name: String) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], logDirectory: String, name: String,
+                directory: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }

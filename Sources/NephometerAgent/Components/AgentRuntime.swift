@@ -67,6 +67,7 @@ public enum AgentRuntime {
             if let o = kind.options(c.agent.sections[kind.section], agent: c.agent, overrides: overrides, d) { options[kind.namespace] = o }
         }
         PipelineBuilder.check(c.pipeline, d, context: publisherContext(c))
+        checkBus(c.agent, d)
         var coordination: CoordinationURL?
         do { coordination = try coordinationURL(c.agent) } catch { for e in error.errors { d.error(e) } }
         guard d.errors.isEmpty else { return .failure(ConfigErrors(d.errors)) }
@@ -102,8 +103,35 @@ public enum AgentRuntime {
         var delivery = DeliveryOptions(spoolMaxBytes: a.spoolMaxBytes, spoolMaxAge: a.spoolMaxAge,
                                        memoryBytes: a.publisherMemoryBytes, spoolAfter: a.spoolAfter)
         delivery.spoolHoldSeconds = a.spoolHoldSeconds
-        return PublisherContext(telemetrySecret: a.telemetrySecret, spoolDirectory: a.spoolDirectory,
-                                delivery: delivery, host: a.host)
+        var context = PublisherContext(telemetrySecret: a.telemetrySecret, spoolDirectory: a.spoolDirectory,
+                                       delivery: delivery, host: a.host, messaging: a.messaging)
+        context.serviceCredentials = a.serviceCredentials
+        context.configDirectory = (a.ceilometerConfigFile ?? config.pipeline.file).map { ($0 as NSString).deletingLastPathComponent }
+        return context
+    }
+
+    /// The transport URL and TLS files of the notification bus, checked as start-up uses them.
+    static func checkBus(_ a: AgentConfig, _ d: Diagnostics) {
+        guard let raw = a.messaging.transportURL else { return }
+        do {
+            _ = try TransportURL(raw, ssl: a.messaging.ssl)
+        } catch {
+            let p = a.messagingPosition
+            d.error(ConfigError(file: p?.file ?? "--transport-url", line: p?.line ?? 0, column: p?.column ?? 0,
+                                keyPath: "messaging.transport_url", message: error.description))
+        }
+    }
+
+    /// The agent's notification bus (every polled sample, as ceilometer-polling sends it), or nil
+    /// without a transport URL or with notifications off.
+    public static func bus(_ config: LoadedConfig, logger: Logger) throws(ConfigErrors) -> NotifierPublisher? {
+        do {
+            return try NotifierPublisher.bus(config.agent.messaging, context: publisherContext(config), logger: logger)
+        } catch {
+            let p = config.agent.messagingPosition
+            throw ConfigErrors([ConfigError(file: p?.file ?? "--transport-url", line: p?.line ?? 0, column: p?.column ?? 0,
+                                            keyPath: "messaging.transport_url", message: error.description)])
+        }
     }
 
     public static func pipeline(_ config: LoadedConfig, reuse: Pipeline? = nil, logger: Logger) -> Result<Pipeline, ConfigErrors> {
@@ -169,7 +197,12 @@ public enum AgentRuntime {
             let known = Set(namespaces.flatMap(meterNames(namespace:)))
             let selected = known.filter { m in c.polling.sources.contains { $0.meters.matches(m) } }.count
             let summary = "valid: \(c.polling.file): \(c.polling.sources.count) polling source(s), \(selected) meter(s) selected; \(c.pipeline.file): \(c.pipeline.sources.count) source(s), \(c.pipeline.sinks.count) sink(s), \(transformers) transformer(s), \(publishers) publisher(s)"
-            return Validation(errors: [], warnings: warnings, summary: summary)
+            var bus = ""
+            let m = c.agent.messaging
+            if let raw = m.transportURL, m.enableNotifications, let url = try? TransportURL(raw, ssl: m.ssl) {
+                bus = "; notification bus \(url.redacted) exchange \(m.exchange) routing keys \(m.topics.map { "\($0).sample" }.joined(separator: ", "))"
+            }
+            return Validation(errors: [], warnings: warnings, summary: summary + bus)
         }
     }
 }

@@ -15,14 +15,29 @@ final class PipelineService: Service, Sendable {
     private let starts = AsyncStream<any Publisher>.makeStream()
     private let started = Mutex<Set<ObjectIdentifier>>([])
 
-    init(pipeline: Pipeline, queue: SampleQueue, logger: Logger) {
+    /// The notification bus: every polled sample, before and besides the pipeline (ceilometer-polling's
+    /// path). Kept across reloads.
+    let bus: (any Publisher)?
+
+    /// Ceilometer's Prometheus exporter: every polled sample, as the bus.
+    let exporter: CeilometerExporter?
+
+    init(pipeline: Pipeline, bus: (any Publisher)? = nil, exporter: CeilometerExporter? = nil, queue: SampleQueue, logger: Logger) {
+        self.exporter = exporter
         current = Mutex(pipeline)
         self.queue = queue
         self.logger = logger
+        self.bus = bus
+        if let bus { start(bus) }
         for p in pipeline.publishers { start(p) }
     }
 
     var pipeline: Pipeline { current.withLock { $0 } }
+
+    /// The bus, then the pipeline's publishers by URL (for `/status` and `/metrics`).
+    var allPublishers: [any Publisher] {
+        (bus.map { [$0] } ?? []) + pipeline.publishers.sorted(by: { $0.displayURL < $1.displayURL })
+    }
 
     /// Runs a publisher's delivery in the service's task group (once).
     private func start(_ p: any Publisher) {
@@ -49,6 +64,8 @@ final class PipelineService: Service, Sendable {
             await withGracefulShutdownHandler {
                 while let batch = await queue.next() {
                     logger.trace("batch to the pipeline", metadata: ["samples": "\(batch.count)", "pollster": "\(batch.first?.name ?? "")"])
+                    await bus?.publish(batch)
+                    exporter?.record(batch)
                     await pipeline.publish(batch)
                 }
             } onGracefulShutdown: { [queue] in
@@ -57,6 +74,7 @@ final class PipelineService: Service, Sendable {
             // Polling has stopped and the queue is empty: release what sinks hold, deliver or spool.
             logger.info("stopping: flushing publishers (transformers release what they hold first)")
             await pipeline.shutdown()
+            await bus?.close()
             starts.continuation.finish()
         }
     }

@@ -134,7 +134,7 @@ public struct ComputeFamilyKind: PollsterFamilyKind {
 
     public func options(_ section: ConfigNode?, agent: AgentConfig, overrides: ConfigOverrides, _ d: Diagnostics) -> (any FamilyOptions)? {
         let before = d.errors.count
-        var o = ComputeFamily.Options(libvirtURI: "qemu:///system", host: agent.host)
+        var o = ComputeFamily.Options(libvirtURI: agent.libvirtURI ?? "qemu:///system", host: agent.host)
         if let section, section.expectMapping("compute settings", d) != nil {
             section.checkKeys(Self.keys, d)
             if let n = section["libvirt_uri"], let v = n.expectString("a libvirt URI", d) { o.libvirtURI = v }

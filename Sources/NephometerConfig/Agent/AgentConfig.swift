@@ -52,6 +52,23 @@ public struct AgentConfig: Sendable, Hashable {
     public var moduleLogLevels: [String: LogLevel]
     /// Sections owned by components (pollster families: `compute`, `hardware`), validated by them.
     public var sections: [String: ConfigNode]
+    /// The notification bus (`messaging:`; ceilometer.conf's transport and oslo.messaging options).
+    public var messaging: MessagingSettings
+    /// Keystone (or gnocchi-basic / -noauth) credentials of the Gnocchi publisher (`service_credentials:`).
+    public var serviceCredentials: ServiceCredentials
+    /// Where the transport URL was set, for errors about it.
+    public var messagingPosition: Position?
+    /// The operator's ceilometer.conf (`ceilometer_config`, `--ceilometer-config`), applied under this file.
+    public var ceilometerConfigFile: String?
+    /// ceilometer.conf's `[DEFAULT] libvirt_uri` (the compute section and `--libvirt-uri` override it).
+    public var libvirtURI: String?
+    /// Ceilometer's exporter: `[polling] enable_prometheus_exporter` and `prometheus_listen_addresses`.
+    public var prometheusExporter: Bool
+    public var prometheusListen: [String]
+    /// True when pipeline.yaml was named (in this file or on the command line): then it must exist.
+    /// Otherwise, with the notification bus on, there is no pipeline when a ceilometer.conf is used or
+    /// pipeline.yaml does not exist, as `ceilometer-polling` has none.
+    public var pipelineFileExplicit: Bool
 
     public enum QueueFullPolicy: String, Sendable, Hashable, CaseIterable {
         /// Drop the oldest waiting batches (keep what was polled last).
@@ -93,6 +110,14 @@ public struct AgentConfig: Sendable, Hashable {
         heartbeatSocketDirectory = nil
         moduleLogLevels = [:]
         sections = [:]
+        messaging = MessagingSettings()
+        serviceCredentials = ServiceCredentials()
+        messagingPosition = nil
+        ceilometerConfigFile = nil
+        libvirtURI = nil
+        prometheusExporter = false
+        prometheusListen = ["127.0.0.1:9101"]
+        pipelineFileExplicit = false
     }
 
     public static func systemHostName() -> String {
@@ -102,8 +127,10 @@ public struct AgentConfig: Sendable, Hashable {
     }
 
     static let rootKeys = ["host", "log_level", "log_modules", "polling", "pipeline", "publisher", "coordination", "metrics",
-                           "shutdown_grace"]
-    static let pollingKeys = ["cfg_file", "batch_size", "jitter", "heartbeat_socket_dir"]
+                           "shutdown_grace", "messaging", "ceilometer_config", "service_credentials"]
+    static let messagingKeys = ["transport_url", "enable_notifications", "topics", "control_exchange", "durable_queues", "auto_delete",
+                                "quorum_queues", "ha_queues", "heartbeat", "ssl", "ssl_ca_file", "ssl_cert_file", "ssl_key_file", "timeout"]
+    static let pollingKeys = ["cfg_file", "batch_size", "jitter", "heartbeat_socket_dir", "enable_prometheus_exporter", "prometheus_listen_addresses"]
     static let pipelineKeys = ["cfg_file", "queue_max_samples", "queue_full"]
     static let metricsKeys = ["listen"]
     static let publisherKeys = ["telemetry_secret", "spool_directory", "spool_max_bytes", "spool_hold", "spool_max_age",
@@ -113,9 +140,9 @@ public struct AgentConfig: Sendable, Hashable {
     /// Validates a parsed agent config. Relative file paths are resolved against the file's directory.
     /// `componentSections` are the keys components own (pollster families' sections): kept as nodes
     /// for them to validate.
-    public static func validate(_ root: ConfigNode, _ d: Diagnostics, componentSections: [String] = []) -> AgentConfig? {
+    public static func validate(_ root: ConfigNode, _ d: Diagnostics, componentSections: [String] = [], base: AgentConfig = AgentConfig()) -> AgentConfig? {
         let before = d.errors.count
-        var c = AgentConfig()
+        var c = base
         guard let _ = root.expectMapping("agent settings", d) else { return nil }
         root.checkKeys(rootKeys + componentSections, d)
         for key in componentSections { if let n = root[key], !n.isNull { c.sections[key] = n } }
@@ -131,15 +158,20 @@ public struct AgentConfig: Sendable, Hashable {
         if let section = root["polling"], !section.isNull, let _ = section.expectMapping("polling settings", d) {
             section.checkKeys(pollingKeys, d)
             if let n = section["cfg_file"], let v = n.expectString("a path to polling.yaml", d) { c.pollingFile = resolve(v) }
-            if let n = section["batch_size"], let v = n.expectInt("batch_size", d, in: 0...1_000_000) { c.batchSize = v }
+            if let n = section["batch_size"], let v = n.expectInt("batch_size", d, in: 0...1_000_000) { c.batchSize = v; c.messaging.batchSize = max(1, v) }
             if let n = section["jitter"], let v = n.expectDouble("jitter (a fraction of the interval)", d, in: 0...1) { c.jitter = v }
+            if let n = section["enable_prometheus_exporter"], let v = n.expectBool("enable_prometheus_exporter", d) { c.prometheusExporter = v }
+            if let n = section["prometheus_listen_addresses"], let items = n.expectStringList("a list of host:port", d) {
+                for a in items { if let problem = ListenAddress.problem(a) { d.error(n, problem) } }
+                c.prometheusListen = items
+            }
             if let n = section["heartbeat_socket_dir"], !n.isNull, let v = n.expectString("a directory for the heartbeat socket", d) {
                 c.heartbeatSocketDirectory = resolve(v)
             }
         }
         if let section = root["pipeline"], !section.isNull, let _ = section.expectMapping("pipeline settings", d) {
             section.checkKeys(pipelineKeys, d)
-            if let n = section["cfg_file"], let v = n.expectString("a path to pipeline.yaml", d) { c.pipelineFile = resolve(v) }
+            if let n = section["cfg_file"], let v = n.expectString("a path to pipeline.yaml", d) { c.pipelineFile = resolve(v); c.pipelineFileExplicit = true }
             if let n = section["queue_max_samples"], let v = n.expectInt("queue_max_samples", d, in: 1...100_000_000) { c.queueMaxSamples = v }
             if let n = section["queue_full"], let v = n.expectString("queue_full", d) {
                 if let p = QueueFullPolicy(rawValue: v) { c.queueFull = p }
@@ -172,6 +204,42 @@ public struct AgentConfig: Sendable, Hashable {
             if let n = section["spool_max_age"], let v = n.expectDouble("spool_max_age in seconds", d, in: 1...(366 * 86_400)) { c.spoolMaxAge = v }
             if let n = section["memory_max_bytes"], let v = n.expectInt("memory_max_bytes", d, in: 65_536...(1 << 40)) { c.publisherMemoryBytes = v }
             if let n = section["spool_after"], let v = n.expectDouble("spool_after in seconds", d, in: 0...3_600) { c.spoolAfter = v }
+        }
+        if let section = root["messaging"], !section.isNull, let _ = section.expectMapping("messaging settings", d) {
+            section.checkKeys(messagingKeys, d)
+            var m = c.messaging
+            if let n = section["transport_url"], !n.isNull, let v = n.expectString("a transport URL (rabbit://user:pass@host:5672/)", d) {
+                m.transportURL = v
+                c.messagingPosition = n.position
+            }
+            if let n = section["enable_notifications"], let v = n.expectBool("enable_notifications", d) { m.enableNotifications = v }
+            if let n = section["topics"], let items = n.expectStringList("a list of topics", d) {
+                if items.isEmpty { d.error(n, "names no topic") } else { m.topics = items }
+            }
+            if let n = section["control_exchange"], let v = n.expectString("an exchange name", d) { m.exchange = v }
+            if let n = section["durable_queues"], let v = n.expectBool("durable_queues", d) { m.durableQueues = v }
+            if let n = section["auto_delete"], let v = n.expectBool("auto_delete", d) { m.autoDelete = v }
+            if let n = section["quorum_queues"], let v = n.expectBool("quorum_queues", d) { m.quorumQueues = v }
+            if let n = section["ha_queues"], let v = n.expectBool("ha_queues", d) { m.haQueues = v }
+            if let n = section["heartbeat"], let v = n.expectInt("heartbeat in seconds", d, in: 0...3_600) { m.heartbeat = v }
+            if let n = section["ssl"], let v = n.expectBool("ssl", d) { m.ssl = v }
+            if let n = section["ssl_ca_file"], !n.isNull, let v = n.expectString("a CA file", d) { m.sslCAFile = resolve(v) }
+            if let n = section["ssl_cert_file"], !n.isNull, let v = n.expectString("a certificate file", d) { m.sslCertFile = resolve(v) }
+            if let n = section["ssl_key_file"], !n.isNull, let v = n.expectString("a key file", d) { m.sslKeyFile = resolve(v) }
+            if let n = section["timeout"], let v = n.expectDouble("timeout in seconds", d, in: 0.1...600) { m.timeout = v }
+            c.messaging = m
+        }
+        if let section = root["service_credentials"], !section.isNull, let entries = section.expectMapping("service credentials", d) {
+            var map: [String: String] = [:]
+            for (k, v) in entries {
+                guard let key = k.scalar else { continue }
+                guard ServiceCredentials.keys.contains(key) else {
+                    d.error(k, "unknown key '\(key)'\(Suggestion.hint(for: key, in: ServiceCredentials.keys)); expected one of: \(ServiceCredentials.keys.joined(separator: ", "))")
+                    continue
+                }
+                if let text = v.expectString(key, d, allowEmpty: true) { map[key] = text }
+            }
+            if let problem = c.serviceCredentials.apply(map) { d.error(section, problem) }
         }
         if let section = root["coordination"], !section.isNull, let _ = section.expectMapping("coordination settings", d) {
             section.checkKeys(coordinationKeys, d)

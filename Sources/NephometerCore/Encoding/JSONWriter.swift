@@ -63,22 +63,34 @@ public struct JSONWriter: Sendable {
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for unit in s.utf16 {
-            switch unit {
-            case 0x22: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
-            case 0x5C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
-            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-            case 0x08: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "b"))
-            case 0x0C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "f"))
-            case 0x20...0x7E: out.append(UInt8(unit))
-            default:
-                out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "u"))
-                out.append(hex[Int(unit >> 12) & 0xF]); out.append(hex[Int(unit >> 8) & 0xF])
-                out.append(hex[Int(unit >> 4) & 0xF]); out.append(hex[Int(unit) & 0xF])
-            }
-        }
+        // ASCII (nearly every string here): byte by byte over the UTF-8 storage, with the same mapping
+        // as the UTF-16 path, which handles everything else.
+        var s = s
+        s.makeContiguousUTF8()
+        let done = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard !bytes.contains(where: { $0 >= 0x80 }) else { return false }
+            for b in bytes { appendEscaped(UInt16(b), into: &out) }
+            return true
+        } ?? false
+        if !done { for unit in s.utf16 { appendEscaped(unit, into: &out) } }
         out.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    static func appendEscaped(_ unit: UInt16, into out: inout [UInt8]) {
+        switch unit {
+        case 0x22: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
+        case 0x5C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
+        case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+        case 0x08: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "b"))
+        case 0x0C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "f"))
+        case 0x20...0x7E: out.append(UInt8(unit))
+        default:
+            out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "u"))
+            out.append(hex[Int(unit >> 12) & 0xF]); out.append(hex[Int(unit >> 8) & 0xF])
+            out.append(hex[Int(unit >> 4) & 0xF]); out.append(hex[Int(unit) & 0xF])
+        }
     }
 }

@@ -101,6 +101,12 @@ public actor Delivery {
         }
     }
 
+    /// Counts samples a publisher refused before they became a batch (a sample the far end could not
+    /// take): they appear with the far end's refusals.
+    public func noteRefused(samples: Int) {
+        stats.refusedSamples += samples
+    }
+
     /// Starts the delivery's work in a task of its own (also delivers what a previous run left in the
     /// spool): for users without a service group (`poll --publish`, tests). The agent calls `run`.
     public func start() {

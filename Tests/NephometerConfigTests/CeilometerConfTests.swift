@@ -1,0 +1,110 @@
+import Foundation
+import NephometerConfig
+import NephometerCore
+import Testing
+import TestSupport
+
+/// An operator's ceilometer.conf: the keys Nephometer uses, positioned errors for bad values in
+/// them, everything else ignored, and nephometer.yaml and flags over it.
+@Suite struct CeilometerConfTests {
+    let dir = TemporaryDirectory("ceilometer-conf")
+
+    func load(_ conf: String, yaml: String? = nil, overrides: ConfigOverrides = ConfigOverrides()) throws -> Result<LoadedConfig, ConfigErrors> {
+        let file = try dir.write("ceilometer.conf", conf)
+        _ = try dir.write("polling.yaml", "sources:\n  - {name: s, interval: 60, meters: [cpu]}\n")
+        var o = overrides
+        o.ceilometerConfig = file
+        let agentFile = try yaml.map { try dir.write("nephometer.yaml", $0) }
+        return ConfigLoader.load(agentConfigFile: agentFile, overrides: o)
+    }
+
+    static let computeNode = """
+        [DEFAULT]
+        # A Ceilometer 27 compute node's file has hundreds of keys; these are a few we ignore.
+        debug = True
+        log_dir = /var/log/ceilometer
+        transport_url = rabbit://ceilometer:s3cret@ctl1:5672,ceilometer:s3cret@ctl2:5672/
+        host = compute-7
+        libvirt_uri = qemu+tcp://127.0.0.1/system
+        [compute]
+        instance_discovery_method = libvirt_metadata
+        [coordination]
+        backend_url = etcd3+http://ctl1:2379
+        [polling]
+        batch_size = 25
+        heartbeat_socket_dir = /run/ceilometer
+        [publisher]
+        telemetry_secret = secret-from-conf
+        [oslo_messaging_notifications]
+        driver = messagingv2
+        topics = notifications, notifications_bis
+        [oslo_messaging_rabbit]
+        amqp_durable_queues = true
+        rabbit_quorum_queue = yes
+        heartbeat_timeout_threshold = 30
+        [service_credentials]
+        auth_type = password
+        password = keystone-secret
+          continued on the next line
+        """
+
+    @Test func aComputeNodesFileSetsWhatNephometerUses() throws {
+        let c = try load(Self.computeNode).get().agent
+        #expect(c.host == "compute-7")
+        #expect(c.telemetrySecret == "secret-from-conf")
+        #expect(c.batchSize == 25 && c.messaging.batchSize == 25)
+        #expect(c.messaging.transportURL == "rabbit://ceilometer:s3cret@ctl1:5672,ceilometer:s3cret@ctl2:5672/")
+        #expect(c.messaging.topics == ["notifications", "notifications_bis"])
+        #expect(c.messaging.durableQueues && c.messaging.quorumQueues && c.messaging.durable)
+        #expect(c.messaging.heartbeat == 30)
+        #expect(c.coordinationURL == "etcd3+http://ctl1:2379")
+        #expect(c.libvirtURI == "qemu+tcp://127.0.0.1/system")
+        #expect(c.heartbeatSocketDirectory == "/run/ceilometer")
+        #expect(c.pollingFile == dir.file("polling.yaml"), "the default polling.yaml next to ceilometer.conf")
+    }
+
+    @Test func nephometerYAMLAndFlagsOverrideIt() throws {
+        var o = ConfigOverrides(host: "from-flag")
+        o.transportURL = "rabbit://u:p@other:5672/"
+        let c = try load(Self.computeNode, yaml: "publisher: {telemetry_secret: from-yaml}\nmessaging: {topics: [mine]}\n", overrides: o).get().agent
+        #expect(c.host == "from-flag")
+        #expect(c.telemetrySecret == "from-yaml")
+        #expect(c.messaging.topics == ["mine"])
+        #expect(c.messaging.transportURL == "rabbit://u:p@other:5672/")
+        #expect(c.messaging.durableQueues, "what YAML does not set stays as ceilometer.conf says")
+    }
+
+    @Test(arguments: [
+        ("[polling]\nbatch_size = lots\n", 2, "[polling] batch_size", "expected an integer"),
+        ("[polling]\nenable_notifications = maybe\n", 2, "[polling] enable_notifications", "expected a boolean"),
+        ("[DEFAULT]\n\n[oslo_messaging_rabbit]\nheartbeat_timeout_threshold = -5\n", 4, "[oslo_messaging_rabbit] heartbeat_timeout_threshold", "from 0 to 3600"),
+        ("[oslo_messaging_notifications]\ndriver = kafka\n", 2, "[oslo_messaging_notifications] driver", "unknown notification driver 'kafka'"),
+        ("[polling]\nprometheus_listen_addresses = 127.0.0.1:9101, nonsense\n", 2, "[polling] prometheus_listen_addresses", "expected host:port"),
+        ("transport_url = x\n", 1, "", "a key before any [section]"),
+        ("[DEFAULT\n", 1, "", "section header"),
+    ])
+    func aBadValueInAKeyWeUseIsAPositionedError(conf: String, line: Int, key: String, message: String) throws {
+        guard case .failure(let e) = try load(conf) else { Issue.record("accepted: \(conf)"); return }
+        let first = try #require(e.errors.first)
+        #expect(first.file == dir.file("ceilometer.conf"))
+        #expect(first.line == line, "\(first)")
+        #expect(first.keyPath == key, "\(first)")
+        #expect(first.message.contains(message), "\(first)")
+    }
+
+    @Test func aBadTransportURLIsAnErrorAtItsLine() throws {
+        let file = try dir.write("ceilometer.conf", "[DEFAULT]\ndebug = true\ntransport_url = kafka://h:9092\n")
+        _ = try dir.write("polling.yaml", "sources:\n  - {name: s, interval: 60, meters: [cpu]}\n")
+        let r = try Command.nephometer(["validate", "--ceilometer-config", file], directory: dir.path)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("\(file):3:17: messaging.transport_url: transport URL scheme 'kafka://' is not supported"), "\(r.stdout)")
+    }
+
+    @Test func withTheBusAndNoPipelineYAMLThereIsNoPipelineAsInCeilometerPolling() throws {
+        let loaded = try load("[DEFAULT]\ntransport_url = rabbit://u:p@h:5672/\n").get()
+        #expect(loaded.pipeline.sinks.isEmpty)
+        // Named explicitly, a missing pipeline.yaml is still an error.
+        let named = try load("[DEFAULT]\ntransport_url = rabbit://u:p@h:5672/\n", overrides: ConfigOverrides(pipelineFile: dir.file("missing.yaml")))
+        guard case .failure = named else { Issue.record("a named, missing pipeline.yaml was accepted"); return }
+    }
+}
