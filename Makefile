@@ -47,7 +47,7 @@ bench: deps
 	scripts/bench-ring.sh
 	.build/release/nephometer-bench failover --trials 10 --signals KILL
 	.build/release/nephometer-bench failover --trials 6 --ttl 10
-	taskset -c 0 .build/release/nephometer-bench bus --samples 20000 --runs 3
+	scripts/bench-openstack.sh
 	scripts/bench-compute.sh
 	scripts/bench-snmp.sh
 

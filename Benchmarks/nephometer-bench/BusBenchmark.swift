@@ -15,7 +15,10 @@ enum BusBenchmark {
         let runs = option(args, "runs", default: 3)
         LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
         let dir = TemporaryDirectory("bus-bench")
-        let env = try OpenStackEnv(components: ["rabbitmq"])
+        // `--env-dir D`: the daemons were started there beforehand (`scripts/bench-openstack.sh`), outside the
+        // benchmark's CPU pinning; otherwise they are started here and share its pinning.
+        let envDir = option(args, "env-dir", default: "")
+        let env = try OpenStackEnv(components: ["rabbitmq"], directory: envDir.isEmpty ? nil : envDir)
         defer { env.stop() }
         let python = (env.env["venvs"]?["ceilometer"]?.stringValue).map { "\($0)/bin/python" }
             ?? "\(FileManager.default.temporaryDirectory.path)/nephometer-venv-ceilometer/bin/python"

@@ -6,16 +6,21 @@ import NephometerCore
 /// loopback ports in a temporary directory (venvs from PyPI on first use), and stopped by `stop()` or,
 /// whatever happens to the test process, by the `ProcessReaper`.
 public final class OpenStackEnv: @unchecked Sendable {
-    public let dir: TemporaryDirectory
+    /// The environment's directory (a temporary one unless given).
+    public let path: String
+    private let temporary: TemporaryDirectory?
     public let env: MetadataValue
     private var stopped = false
 
     public static var tool: String { Fixtures.root.appendingPathComponent("scripts/openstack-env/openstack-env.py").path }
 
-    public init(components: [String], timeout: Double = 600) throws {
-        dir = TemporaryDirectory("osenv")
-        let r = try Command.run("/usr/bin/python3", [Self.tool, "start", "--dir", dir.path, "--components", components.joined(separator: ",")], timeout: timeout)
-        let envFile = dir.file("env.json")
+    /// `directory`: an environment already started there (by `openstack-env.py start`, e.g. outside a
+    /// `taskset` that should not pin the daemons) is reused when healthy.
+    public init(components: [String], directory: String? = nil, timeout: Double = 600) throws {
+        temporary = directory == nil ? TemporaryDirectory("osenv") : nil
+        path = directory ?? temporary?.path ?? ""
+        let r = try Command.run("/usr/bin/python3", [Self.tool, "start", "--dir", path, "--components", components.joined(separator: ",")], timeout: timeout)
+        let envFile = (path as NSString).appendingPathComponent("env.json")
         let parsed = try? JSONParser.parse(String(contentsOfFile: envFile, encoding: .utf8))
         if let processes = parsed?["processes"], case .array(let list) = processes {
             for p in list {
@@ -23,7 +28,7 @@ public final class OpenStackEnv: @unchecked Sendable {
             }
         }
         guard r.status == 0, let parsed, parsed["status"]?.stringValue == "ready" else {
-            _ = try? Command.run("/usr/bin/python3", [Self.tool, "stop", "--dir", dir.path], timeout: 60)
+            _ = try? Command.run("/usr/bin/python3", [Self.tool, "stop", "--dir", path], timeout: 60)
             throw DaemonFailed(name: "openstack-env (\(components.joined(separator: ",")))", log: r.stderr)
         }
         env = parsed
@@ -43,7 +48,7 @@ public final class OpenStackEnv: @unchecked Sendable {
     public func stop() {
         guard !stopped else { return }
         stopped = true
-        _ = try? Command.run("/usr/bin/python3", [Self.tool, "stop", "--dir", dir.path], timeout: 120)
+        _ = try? Command.run("/usr/bin/python3", [Self.tool, "stop", "--dir", path], timeout: 120)
         if case .array(let list)? = env["processes"] {
             for p in list { if let pid = p["pid"]?.numberValue { ProcessReaper.unregister(pid: Int32(pid.doubleValue)) } }
         }
