@@ -155,3 +155,29 @@ import TestSupport
         #expect(throws: PublisherURLError.self) { try AttributePath("resource_metadata..x") }
     }
 }
+
+/// The bus's JSON meter messages: the fast path equals the reference path.
+@Suite struct MeterMessageJSONTests {
+    static func reference(_ samples: [Sample], secret: String) -> [UInt8] {
+        JSONWriter.bytes(.array(samples.map { .object(MeterMessage.signed($0, secret: secret)) }))
+    }
+
+    @Test(arguments: ["bench-secret", ""]) func goldenAndGeneratedSamplesEncodeAsTheReference(secret: String) throws {
+        var samples = try goldenSamples()
+        var g = SystemRandomNumberGenerator()
+        let shared: MetadataObject = ["display_name": .string("vm-é"), "flavor": .object(["id": .string("2"), "vcpus": .int(1)]), "nested": .array([.null, .bool(true), .double(0.5)])]
+        for i in 0..<300 {
+            let volume: Number = [.int(Int64.random(in: -5...Int64.max, using: &g)), .double(Double.random(in: -1e300...1e300, using: &g)), .uint(UInt64.max)][i % 3]
+            samples.append(Sample(name: i % 7 == 0 ? "ünit.\"q\"" : "cpu", type: [.gauge, .cumulative, .delta][i % 3], unit: i % 2 == 0 ? "ns" : "",
+                                  volume: volume, userID: i % 5 == 0 ? nil : "u\(i)", projectID: "p", resourceID: "r\(i % 4)",
+                                  timestamp: i % 11 == 0 ? nil : "2026-12-02T06:00:0\(i % 10).123456",
+                                  resourceMetadata: i % 2 == 0 ? shared : ["i": .int(i)], monotonicTime: i % 3 == 0 ? nil : Double(i) + 0.25))
+        }
+        let encoder = MeterMessageJSON(secret: secret)
+        for chunk in stride(from: 0, to: samples.count, by: 50).map({ Array(samples[$0..<min($0 + 50, samples.count)]) }) {
+            var fast: [UInt8] = []
+            encoder.array(chunk, into: &fast)
+            #expect(fast == Self.reference(chunk, secret: secret))
+        }
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// Why an AMQP operation failed. `channel` errors (a 404 or 406 on a declare) leave the connection
 /// usable; the others end it.
@@ -48,6 +49,8 @@ final class AMQPHandler: ChannelInboundHandler {
     private var confirms: [UInt64: EventLoopPromise<Void>] = [:]
     private var nextTag: UInt64 = 0
     private(set) var dead: AMQPError?
+    /// `dead != nil`, readable from any thread (the connection checks it before each publish).
+    let deadFlag = DeadFlag()
     private(set) var blocked: String?
     var heartbeat: Int64 = 0
 
@@ -168,7 +171,7 @@ final class AMQPHandler: ChannelInboundHandler {
     }
 
     private func fail(_ e: AMQPError, close: Bool) {
-        if dead == nil { dead = e }
+        if dead == nil { dead = e; deadFlag.set() }
         if let p = pending { pending = nil; p.promise.fail(e) }
         failConfirms(e)
         if close { context?.close(promise: nil) }
@@ -184,7 +187,10 @@ final class AMQPConnection: Sendable {
     let frameMax: Int
     let peer: String
 
-    private init(channel: Channel, handler: NIOLoopBound<AMQPHandler>, frameMax: Int, peer: String) {
+    private let deadFlag: DeadFlag
+
+    private init(channel: Channel, handler: NIOLoopBound<AMQPHandler>, frameMax: Int, peer: String, deadFlag: DeadFlag) {
+        self.deadFlag = deadFlag
         self.channel = channel
         self.handler = handler
         self.frameMax = frameMax
@@ -225,10 +231,11 @@ final class AMQPConnection: Sendable {
             throw .connection("cannot connect to \(peer): \(error)")
         }
         do {
-            let handler = try await ch.eventLoop.submit {
-                NIOLoopBound(try ch.pipeline.syncOperations.handler(type: AMQPHandler.self), eventLoop: ch.eventLoop)
+            let (handler, flag) = try await ch.eventLoop.submit {
+                let h = try ch.pipeline.syncOperations.handler(type: AMQPHandler.self)
+                return (NIOLoopBound(h, eventLoop: ch.eventLoop), h.deadFlag)
             }.get()
-            let partial = AMQPConnection(channel: ch, handler: handler, frameMax: 131_072, peer: peer)
+            let partial = AMQPConnection(channel: ch, handler: handler, frameMax: 131_072, peer: peer, deadFlag: flag)
             let start = try await partial.call(0, AMQPFrame.protocolHeader, raw: true, expect: [.init(10, 10)], timeout: settings.timeout)
             guard case .start(let mechanisms) = start, mechanisms.split(separator: " ").contains("PLAIN") else {
                 throw AMQPError.connection("\(peer) offers no PLAIN login")
@@ -250,7 +257,7 @@ final class AMQPConnection: Sendable {
                 }
             }.get()
             _ = try await partial.call(0, AMQPClientMethod.open(vhost: vhost), expect: [.init(10, 41)], timeout: settings.timeout)
-            let conn = AMQPConnection(channel: ch, handler: handler, frameMax: frameMax, peer: peer)
+            let conn = AMQPConnection(channel: ch, handler: handler, frameMax: frameMax, peer: peer, deadFlag: flag)
             try await conn.openChannel(timeout: settings.timeout)
             return conn
         } catch {
@@ -275,17 +282,20 @@ final class AMQPConnection: Sendable {
 
     /// Publishes one message and waits for the broker's confirm.
     func publish(exchange: String, routingKey: String, body: [UInt8], timeout: Double) async throws(AMQPError) {
-        let h = handler, loop = channel.eventLoop, frameMax = frameMax
-        let future = loop.flatSubmit { h.value.publish(channel: 1, exchange: exchange, routingKey: routingKey, body: body, frameMax: frameMax, loop: loop) }
-        try await wait(future, timeout: timeout, what: "waiting for the broker's confirm")
+        let h = handler, loop = channel.eventLoop, frameMax = frameMax, peer = peer
+        // One hop to the event loop: the frames are written and the confirm's deadline set there.
+        let future = loop.flatSubmit {
+            let f = h.value.publish(channel: 1, exchange: exchange, routingKey: routingKey, body: body, frameMax: frameMax, loop: loop)
+            let timer = loop.scheduleTask(in: .seconds(clamping: timeout)) {
+                h.value.timeOut(AMQPError(kind: .timeout, description: "\(peer): no answer within \(timeout) s while waiting for the broker's confirm"))
+            }
+            f.whenComplete { _ in timer.cancel() }
+            return f
+        }
+        do { try await future.get() } catch let e as AMQPError { throw e } catch { throw .connection("\(peer): \(error)") }
     }
 
-    var alive: Bool {
-        get async {
-            let h = handler
-            return (try? await channel.eventLoop.submit { h.value.dead == nil }.get()) ?? false
-        }
-    }
+    var alive: Bool { get async { !deadFlag.isSet } }
 
     /// Why the broker blocks publishing (a memory or disk alarm), if it does.
     var blockedReason: String? {
@@ -313,4 +323,11 @@ final class AMQPConnection: Sendable {
             throw .connection("\(peer): \(error)")
         }
     }
+}
+
+/// A flag set once, readable from any thread.
+final class DeadFlag: Sendable {
+    private let value = Synchronization.Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -10,17 +10,35 @@ public enum NotificationEnvelope {
     public static func body(publisherID: String, eventType: String, payload: MetadataValue,
                             messageID: String = UUID().uuidString.lowercased(), uniqueID: String = uniqueID(),
                             timestamp: String = utcnow()) -> [UInt8] {
-        var m = MetadataObject()
-        m["message_id"] = .string(messageID)
-        m["publisher_id"] = .string(publisherID)
-        m["event_type"] = .string(eventType)
-        m["priority"] = .string("SAMPLE")
-        m["payload"] = payload
-        m["timestamp"] = .string(timestamp)
-        m["_unique_id"] = .string(uniqueID)
+        body(publisherID: publisherID, eventType: eventType, payloadJSON: JSONWriter.bytes(payload),
+             messageID: messageID, uniqueID: uniqueID, timestamp: timestamp)
+    }
+
+    /// The same with the payload already written as JSON (`json.dumps` form).
+    public static func body(publisherID: String, eventType: String, payloadJSON: [UInt8],
+                            messageID: String = UUID().uuidString.lowercased(), uniqueID: String = uniqueID(),
+                            timestamp: String = utcnow()) -> [UInt8] {
+        var inner: [UInt8] = []
+        inner.reserveCapacity(payloadJSON.count + 320)
+        func field(_ key: String, _ value: String, last: Bool = false) {
+            JSONWriter.write(.string(key), into: &inner)
+            inner.append(contentsOf: ": ".utf8)
+            JSONWriter.write(.string(value), into: &inner)
+            if !last { inner.append(contentsOf: ", ".utf8) }
+        }
+        inner.append(UInt8(ascii: "{"))
+        field("message_id", messageID)
+        field("publisher_id", publisherID)
+        field("event_type", eventType)
+        field("priority", "SAMPLE")
+        inner.append(contentsOf: #""payload": "#.utf8)
+        inner.append(contentsOf: payloadJSON)
+        inner.append(contentsOf: ", ".utf8)
+        field("timestamp", timestamp)
+        field("_unique_id", uniqueID, last: true)
+        inner.append(UInt8(ascii: "}"))
         // The inner JSON is ASCII (json.dumps escapes the rest), so as a JSON string it only needs
         // its quotes and backslashes escaped.
-        let inner = JSONWriter.bytes(.object(m))
         var out: [UInt8] = []
         out.reserveCapacity(inner.count + inner.count / 4 + 48)
         out.append(contentsOf: #"{"oslo.version": "2.0", "oslo.message": ""#.utf8)

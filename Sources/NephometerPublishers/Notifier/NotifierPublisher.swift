@@ -3,6 +3,7 @@ import Crypto
 import Logging
 import NIOSSL
 import NephometerCore
+import Synchronization
 
 /// Publishes samples as oslo.messaging notifications on RabbitMQ, in two roles:
 /// - `.polling`: the agent's notification bus, exactly as `ceilometer-polling` sends every polled
@@ -30,6 +31,8 @@ public final class NotifierPublisher: Publisher {
     let batchSize: Int
     let logger: Logger
     private let once = LogOnce()
+    /// Signed meter messages as JSON, the fast path (equal to `MeterMessage.signed` + `JSONWriter`).
+    private let encoder: Mutex<MeterMessageJSON>
 
     init(role: Role, url: TransportURL, topics: [String], settings: MessagingSettings, displayURL: String,
          context: PublisherContext, spoolName: String, logger: Logger) throws(PublisherURLError) {
@@ -38,6 +41,7 @@ public final class NotifierPublisher: Publisher {
         self.displayURL = displayURL
         self.logger = logger
         secret = context.telemetrySecret
+        encoder = Mutex(MeterMessageJSON(secret: context.telemetrySecret))
         batchSize = max(1, settings.batchSize)
         switch role {
         case .polling: publisherID = "ceilometer.polling"
@@ -102,22 +106,29 @@ public final class NotifierPublisher: Publisher {
             start += batchSize
             switch role {
             case .polling:
-                await send(eventType: "telemetry.polling", chunk) { .object(["samples": $0]) }
+                await send(eventType: "telemetry.polling", chunk, wrapped: true)
             case .pipeline(let perMeter, _):
-                await send(eventType: "metering", chunk) { $0 }
+                await send(eventType: "metering", chunk, wrapped: false)
                 if perMeter {
                     var byName: [String: [Sample]] = [:]
                     for s in chunk { byName[s.name, default: []].append(s) }
-                    for name in byName.keys.sorted() { await send(eventType: "metering.\(name)", byName[name] ?? []) { $0 } }
+                    for name in byName.keys.sorted() { await send(eventType: "metering.\(name)", byName[name] ?? [], wrapped: false) }
                 }
             }
         }
     }
 
-    private func send(eventType: String, _ samples: some Collection<Sample>, payload: (MetadataValue) -> MetadataValue) async {
-        let messages = MetadataValue.array(samples.map { .object(MeterMessage.signed($0, secret: secret)) })
+    private func send(eventType: String, _ samples: some Collection<Sample>, wrapped: Bool) async {
+        let batch = Array(samples)
+        let list = encoder.withLock { e -> [UInt8] in
+            var out: [UInt8] = []
+            out.reserveCapacity(batch.count * 1_100)
+            e.array(batch, into: &out)
+            return out
+        }
+        let payload: [UInt8] = wrapped ? Array(#"{"samples": "#.utf8) + list + [UInt8(ascii: "}")] : list
         for topic in topics {
-            let body = NotificationEnvelope.body(publisherID: publisherID, eventType: eventType, payload: payload(messages))
+            let body = NotificationEnvelope.body(publisherID: publisherID, eventType: eventType, payloadJSON: payload)
             await delivery.submit(DeliveryBatch(body: body, tag: "\(topic).sample", samples: samples.count))
         }
     }

@@ -96,6 +96,31 @@ public final class MeterMessageEncoder {
         return (hmac, msgpack)
     }
 
+    /// The HMAC input of a sample's meter message (Ceilometer's `recursive_keypairs`, keys in sorted
+    /// order), with the metadata's part already rendered: shared with the JSON encoder of the bus.
+    static func appendHMACInput(_ s: Sample, metadata: [UInt8], into w: inout ByteWriter) {
+        w.append("counter_name"); w.appendUTF8(s.name)
+        w.append("counter_type"); w.appendUTF8(s.type.rawValue)
+        w.append("counter_unit"); w.appendUTF8(s.unit)
+        w.append("counter_volume")
+        switch s.volume {
+        case .int(let v): w.appendDecimal(v)
+        case .uint(let v): w.appendDecimal(v)
+        case .double(let v): w.appendUTF8(PythonFloat.repr(v))
+        case .big(let digits): w.appendUTF8(digits)
+        }
+        w.append("message_id"); w.appendUTF8(s.id)
+        w.append("monotonic_time"); w.appendOptional(s.monotonicTime.map { PythonFloat.repr($0) })
+        w.append("project_id"); w.appendOptional(s.projectID)
+        w.append("project_name"); w.appendOptional(s.projectName)
+        w.append("resource_id"); w.appendUTF8(s.resourceID)
+        w.append(metadata)
+        w.append("source"); w.appendUTF8(s.source)
+        w.append("timestamp"); w.appendOptional(s.timestamp)
+        w.append("user_id"); w.appendOptional(s.userID)
+        w.append("user_name"); w.appendOptional(s.userName)
+    }
+
     /// Appends one datagram to `output`. Throws before writing anything.
     private func append(_ s: Sample) throws(MsgPackEncoder.Unencodable) {
         if case .big(let digits) = s.volume {
@@ -110,27 +135,7 @@ public final class MeterMessageEncoder {
                 input = w
                 inputEnds.append(w.count)
             }
-            // Keys in sorted order, as Ceilometer's recursive_keypairs walks them.
-            w.append("counter_name"); w.appendUTF8(s.name)
-            w.append("counter_type"); w.appendUTF8(s.type.rawValue)
-            w.append("counter_unit"); w.appendUTF8(s.unit)
-            w.append("counter_volume")
-            switch s.volume {
-            case .int(let v): w.appendDecimal(v)
-            case .uint(let v): w.appendDecimal(v)
-            case .double(let v): w.appendUTF8(PythonFloat.repr(v))
-            case .big(let digits): w.appendUTF8(digits)
-            }
-            w.append("message_id"); w.appendUTF8(s.id)
-            w.append("monotonic_time"); w.appendOptional(s.monotonicTime.map { PythonFloat.repr($0) })
-            w.append("project_id"); w.appendOptional(s.projectID)
-            w.append("project_name"); w.appendOptional(s.projectName)
-            w.append("resource_id"); w.appendUTF8(s.resourceID)
-            w.append(meta.hmac)
-            w.append("source"); w.appendUTF8(s.source)
-            w.append("timestamp"); w.appendOptional(s.timestamp)
-            w.append("user_id"); w.appendOptional(s.userID)
-            w.append("user_name"); w.appendOptional(s.userName)
+            Self.appendHMACInput(s, metadata: meta.hmac, into: &w)
         }
         // Every key is a fixstr (shorter than 32 bytes); the map has 15 entries.
         out.append(0x8f)

@@ -1,0 +1,86 @@
+import NephometerCore
+
+/// Writes signed meter messages as JSON — `json.dumps(meter_message_from_counter(s, secret))`, the
+/// samples of a notification payload — straight from the samples: the reference path builds each as a
+/// metadata tree, signs it and writes it (`MeterMessage.signed` + `JSONWriter`); this one renders a
+/// `resource_metadata` tree once (JSON and HMAC input) for all samples that share it, as the UDP encoder
+/// does, and signs with the allocation-free `KeyedHMAC`. Both paths give identical bytes (tested).
+/// Not thread-safe: one per publisher, used under its lock.
+final class MeterMessageJSON {
+    private let hmac: KeyedHMAC?
+    private var input = ByteWriter(capacity: 16 * 1024)
+    private var cache: [(identity: UnsafeRawPointer?, object: MetadataObject, hmac: [UInt8], json: [UInt8])] = []
+    private var cacheNext = 0
+    static let cacheSize = 64
+
+    init(secret: String) {
+        hmac = secret.isEmpty ? nil : KeyedHMAC(key: Array(secret.utf8))
+    }
+
+    deinit { input.deallocate() }
+
+    /// `[message, message, ...]` for the samples.
+    func array(_ samples: some Collection<Sample>, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        var first = true
+        for s in samples {
+            if !first { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
+            first = false
+            message(s, into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    private func metadataParts(_ m: MetadataObject) -> (hmac: [UInt8], json: [UInt8]) {
+        let identity = m.storageIdentity
+        if identity != nil, let hit = cache.first(where: { $0.identity == identity }) { return (hit.hmac, hit.json) }
+        var wrapper = MetadataObject()
+        wrapper["resource_metadata"] = .object(m)
+        let entry = (identity: identity, object: m, hmac: Signature.hmacInput(wrapper), json: JSONWriter.bytes(.object(m)))
+        if cache.count < Self.cacheSize { cache.append(entry) } else { cache[cacheNext] = entry }
+        cacheNext = (cacheNext + 1) % Self.cacheSize
+        return (entry.hmac, entry.json)
+    }
+
+    func message(_ s: Sample, into out: inout [UInt8]) {
+        let meta = metadataParts(s.resourceMetadata)
+        func key(_ k: StaticString) {
+            out.append(UInt8(ascii: "\""))
+            k.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":"), UInt8(ascii: " ")])
+        }
+        func string(_ v: String) { JSONWriter.write(.string(v), into: &out) }
+        func optional(_ v: String?) { if let v { string(v) } else { out.append(contentsOf: "null".utf8) } }
+        func comma() { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
+        out.append(UInt8(ascii: "{"))
+        key("source"); string(s.source); comma()
+        key("counter_name"); string(s.name); comma()
+        key("counter_type"); string(s.type.rawValue); comma()
+        key("counter_unit"); string(s.unit); comma()
+        key("counter_volume"); JSONWriter.write(.number(s.volume), into: &out); comma()
+        key("user_id"); optional(s.userID); comma()
+        key("user_name"); optional(s.userName); comma()
+        key("project_id"); optional(s.projectID); comma()
+        key("project_name"); optional(s.projectName); comma()
+        key("resource_id"); string(s.resourceID); comma()
+        key("timestamp"); optional(s.timestamp); comma()
+        key("resource_metadata"); out.append(contentsOf: meta.json); comma()
+        key("message_id"); string(s.id); comma()
+        key("monotonic_time")
+        if let m = s.monotonicTime { JSONWriter.write(.double(m), into: &out) } else { out.append(contentsOf: "null".utf8) }
+        comma()
+        key("message_signature")
+        out.append(UInt8(ascii: "\""))
+        if let hmac {
+            input.removeAll()
+            MeterMessageEncoder.appendHMACInput(s, metadata: meta.hmac, into: &input)
+            var hex = [UInt8](repeating: 0, count: 64)
+            hex.withUnsafeMutableBufferPointer { h in
+                if let base = h.baseAddress { hmac.hex(of: input.bytes, to: base) }
+            }
+            out.append(contentsOf: hex)
+        }
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: "}"))
+    }
+}
