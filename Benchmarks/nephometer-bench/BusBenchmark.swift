@@ -20,8 +20,6 @@ enum BusBenchmark {
         let envDir = option(args, "env-dir", default: "")
         let env = try OpenStackEnv(components: ["rabbitmq"], directory: envDir.isEmpty ? nil : envDir)
         defer { env.stop() }
-        let python = (env.env["venvs"]?["ceilometer"]?.stringValue).map { "\($0)/bin/python" }
-            ?? "\(FileManager.default.temporaryDirectory.path)/nephometer-venv-ceilometer/bin/python"
         let samples = BenchSamples.compute(count)
         let samplesFile = dir.file("samples.json")
         try JSONWriter.string(.array(samples.map { .object($0.asDict) })).write(toFile: samplesFile, atomically: true, encoding: .utf8)
@@ -50,12 +48,7 @@ enum BusBenchmark {
             await bus.close()
 
             try env.rabbitmqctl(["purge_queue", "notifications.sample"])
-            let peer = try Command.run(python, [Fixtures.root.appendingPathComponent("Benchmarks/peers/ceilometer_bus_publish.py").path,
-                                                conf, samplesFile, "\(batch)"], timeout: 900)
-            guard let line = peer.stdout.split(separator: "\n").last, let v = try? JSONParser.parse(String(line)),
-                  let s = v["seconds"]?.numberValue?.doubleValue, let c = v["cpu_seconds"]?.numberValue?.doubleValue else {
-                throw BenchError("the Ceilometer peer failed: \(peer.stderr.suffix(2000))")
-            }
+            let (s, c) = try CeilometerPeer.run("ceilometer_bus_publish.py", [conf, samplesFile, "\(batch)"], env: env)
             theirs.append(Double(count) / s)
             theirsCPU.append(c / Double(count) * 1e6)
         }

@@ -21,8 +21,6 @@ enum GnocchiBenchmark {
         let envDir = option(args, "env-dir", default: "")
         let env = try OpenStackEnv(components: ["keystone", "gnocchi", "notification"], directory: envDir.isEmpty ? nil : envDir)
         defer { env.stop() }
-        let python = (env.env["venvs"]?["ceilometer"]?.stringValue).map { "\($0)/bin/python" }
-            ?? "\(FileManager.default.temporaryDirectory.path)/nephometer-venv-ceilometer/bin/python"
         let ks = env.env["keystone"]
         let user = ks?["service_users"]?["ceilometer"]
         var credentials = ServiceCredentials()
@@ -72,12 +70,7 @@ enum GnocchiBenchmark {
             oursCPU.append((processCPUSeconds() - cpu0) / Double(count - warmup) * 1e6)
             await p.close()
 
-            let run = try Command.run(python, [Fixtures.root.appendingPathComponent("Benchmarks/peers/ceilometer_gnocchi_publish.py").path,
-                                               conf, samplesFile, "\(batch)", url, "\(warmup)"], timeout: 1800)
-            guard let line = run.stdout.split(separator: "\n").last, let v = try? JSONParser.parse(String(line)),
-                  let s = v["seconds"]?.numberValue?.doubleValue, let c = v["cpu_seconds"]?.numberValue?.doubleValue else {
-                throw BenchError("the Ceilometer peer failed: \(run.stderr.suffix(2000))")
-            }
+            let (s, c) = try CeilometerPeer.run("ceilometer_gnocchi_publish.py", [conf, samplesFile, "\(batch)", url, "\(warmup)"], env: env)
             theirs.append(Double(count - warmup) / s)
             theirsCPU.append(c / Double(count - warmup) * 1e6)
         }

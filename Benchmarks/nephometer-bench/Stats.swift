@@ -1,4 +1,6 @@
 import Foundation
+import NephometerCore
+import TestSupport
 
 /// Median and spread of repeated measurements.
 struct Stats {
@@ -41,4 +43,19 @@ func format(_ v: Double, _ digits: Int = 0) -> String { String(format: "%.\(digi
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A Ceilometer peer script in `Benchmarks/peers/`, run with the ceilometer venv of an OpenStack
+/// environment; it prints one JSON line with `seconds` and `cpu_seconds`.
+enum CeilometerPeer {
+    static func run(_ script: String, _ arguments: [String], env: OpenStackEnv) throws -> (seconds: Double, cpuSeconds: Double) {
+        let python = (env.env["venvs"]?["ceilometer"]?.stringValue).map { "\($0)/bin/python" }
+            ?? "\(FileManager.default.temporaryDirectory.path)/nephometer-venv-ceilometer/bin/python"
+        let r = try Command.run(python, [Fixtures.root.appendingPathComponent("Benchmarks/peers/\(script)").path] + arguments, timeout: 1800)
+        guard let line = r.stdout.split(separator: "\n").last, let v = try? JSONParser.parse(String(line)),
+              let s = v["seconds"]?.numberValue?.doubleValue, let c = v["cpu_seconds"]?.numberValue?.doubleValue else {
+            throw BenchError("the Ceilometer peer \(script) failed: \(r.stderr.suffix(2000))")
+        }
+        return (s, c)
+    }
 }

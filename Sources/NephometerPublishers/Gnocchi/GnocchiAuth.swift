@@ -18,7 +18,7 @@ actor GnocchiAuth {
     nonisolated let credentials: ServiceCredentials
     nonisolated let client: HTTPClient
     nonisolated let timeout: Double
-    private var token: (value: String, expires: Double, endpoint: String, projectLookup: String?)?
+    private var token: (value: String, expires: Double, endpoint: String)?
     private var filterProjectIDs: [String: String] = [:]
 
     /// The largest Keystone response read (a catalog of a large cloud is well under this).
@@ -81,7 +81,7 @@ actor GnocchiAuth {
         return url.hasSuffix("/v3") ? url : url + "/v3"
     }
 
-    private func keystoneToken() async throws(Failure) -> (value: String, expires: Double, endpoint: String, projectLookup: String?) {
+    private func keystoneToken() async throws(Failure) -> (value: String, expires: Double, endpoint: String) {
         if let t = token, t.expires - Date().timeIntervalSince1970 > 300 { return t }
         let base = try authBase()
         var user: MetadataObject = ["name": .string(credentials.username ?? ""), "password": .string(credentials.password ?? "")]
@@ -108,7 +108,7 @@ actor GnocchiAuth {
         guard let endpoint = Self.endpoint(in: json, type: "metric", interface: credentials.interface, region: credentials.regionName) else {
             throw Failure(description: "Keystone's catalog has no \(credentials.interface) endpoint of service type 'metric' (Gnocchi)\(credentials.regionName.map { " in region \($0)" } ?? "")", permanent: true)
         }
-        let t = (value, expires, endpoint, String?.none)
+        let t = (value, expires, endpoint)
         token = t
         return t
     }

@@ -4,7 +4,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 import NephometerCore
 
 /// `gnocchi://?options`: Ceilometer 27's Gnocchi publisher. Per batch: archive policies ensured once;
@@ -80,7 +79,7 @@ struct GnocchiOptions: Sendable {
 }
 
 /// One attempt: the whole Gnocchi exchange for one batch.
-final class GnocchiTransport: DeliveryTransport, @unchecked Sendable {
+struct GnocchiTransport: DeliveryTransport {
     let options: GnocchiOptions
     let resources: GnocchiResources
     let auth: GnocchiAuth
@@ -94,7 +93,7 @@ final class GnocchiTransport: DeliveryTransport, @unchecked Sendable {
         self.logger = logger
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .seconds(clamping: options.timeout), read: .seconds(clamping: options.timeout))
-        if credentials.insecure { config.tlsConfiguration = { var t = TLSConfiguration.makeClientConfiguration(); t.certificateVerification = .none; return t }() }
+        config.tlsConfiguration = try? ClientTLS.configuration(verify: !credentials.insecure, caFile: credentials.cafile, names: "cafile")
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
         owned = OwnedHTTPClient(client)
         auth = GnocchiAuth(credentials: credentials, client: client, timeout: options.timeout)

@@ -80,18 +80,8 @@ struct HTTPTransport: DeliveryTransport {
     /// The TLS settings of the options, with the client certificate and key loaded (what `validate`
     /// checks too).
     static func tls(_ options: HTTPPublisherOptions) throws(PublisherURLError) -> TLSConfiguration {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if !options.verifySSL { tls.certificateVerification = .none }
-        if let ca = options.caBundle { tls.trustRoots = .file(ca) }
-        if let cert = options.clientCert {
-            do {
-                tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
-                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: options.clientKey ?? cert, format: .pem))
-            } catch {
-                throw PublisherURLError("cannot load clientcert/clientkey \(cert): \(error)")
-            }
-        }
-        return tls
+        try ClientTLS.configuration(verify: options.verifySSL, caFile: options.caBundle, certFile: options.clientCert,
+                                    keyFile: options.clientKey, names: "clientcert/clientkey")
     }
 
     func send(_ batch: DeliveryBatch) async -> DeliveryOutcome {

@@ -275,24 +275,17 @@ final class AMQPConnection: Sendable {
     }
 
     func call(_ channelID: UInt16, _ payload: [UInt8], raw: Bool = false, expect: Set<AMQPMethodID>, timeout: Double) async throws(AMQPError) -> AMQPServerMethod {
-        let h = handler, loop = channel.eventLoop
-        let future = loop.flatSubmit { h.value.call(channel: channelID, payload, raw: raw, expect: expect, loop: loop) }
-        return try await wait(future, timeout: timeout, what: "waiting for the broker's answer")
+        try await onLoop(timeout: timeout, what: "waiting for the broker's answer") { h, loop in
+            h.call(channel: channelID, payload, raw: raw, expect: expect, loop: loop)
+        }
     }
 
     /// Publishes one message and waits for the broker's confirm.
     func publish(exchange: String, routingKey: String, body: [UInt8], timeout: Double) async throws(AMQPError) {
-        let h = handler, loop = channel.eventLoop, frameMax = frameMax, peer = peer
-        // One hop to the event loop: the frames are written and the confirm's deadline set there.
-        let future = loop.flatSubmit {
-            let f = h.value.publish(channel: 1, exchange: exchange, routingKey: routingKey, body: body, frameMax: frameMax, loop: loop)
-            let timer = loop.scheduleTask(in: .seconds(clamping: timeout)) {
-                h.value.timeOut(AMQPError(kind: .timeout, description: "\(peer): no answer within \(timeout) s while waiting for the broker's confirm"))
-            }
-            f.whenComplete { _ in timer.cancel() }
-            return f
+        let frameMax = frameMax
+        try await onLoop(timeout: timeout, what: "waiting for the broker's confirm") { h, loop in
+            h.publish(channel: 1, exchange: exchange, routingKey: routingKey, body: body, frameMax: frameMax, loop: loop)
         }
-        do { try await future.get() } catch let e as AMQPError { throw e } catch { throw .connection("\(peer): \(error)") }
     }
 
     var alive: Bool { get async { !deadFlag.isSet } }
@@ -311,12 +304,19 @@ final class AMQPConnection: Sendable {
         _ = try? await channel.closeFuture.get()
     }
 
-    private func wait<T: Sendable>(_ future: EventLoopFuture<T>, timeout: Double, what: String) async throws(AMQPError) -> T {
-        let loop = channel.eventLoop, h = handler, peer = peer
-        let timer = loop.scheduleTask(in: .seconds(clamping: timeout)) {
-            h.value.timeOut(AMQPError(kind: .timeout, description: "\(peer): no answer within \(timeout) s while \(what)"))
+    /// Runs `work` on the event loop (one hop), with its deadline set there too: past `timeout` the
+    /// connection ends (its state is then unknown) and the call fails.
+    private func onLoop<T: Sendable>(timeout: Double, what: String,
+                                     _ work: @escaping @Sendable (AMQPHandler, EventLoop) -> EventLoopFuture<T>) async throws(AMQPError) -> T {
+        let h = handler, loop = channel.eventLoop, peer = peer
+        let future = loop.flatSubmit {
+            let f = work(h.value, loop)
+            let timer = loop.scheduleTask(in: .seconds(clamping: timeout)) {
+                h.value.timeOut(AMQPError(kind: .timeout, description: "\(peer): no answer within \(timeout) s while \(what)"))
+            }
+            f.whenComplete { _ in timer.cancel() }
+            return f
         }
-        defer { timer.cancel() }
         do { return try await future.get() } catch let e as AMQPError {
             throw e
         } catch {

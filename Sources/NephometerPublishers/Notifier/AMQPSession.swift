@@ -62,7 +62,7 @@ actor AMQPSession {
             let i = (hostIndex + k) % url.hosts.count
             do {
                 let c = try await AMQPConnection.open(url.hosts[i], vhost: url.virtualHost, settings: connection)
-                if i != hostIndex || k > 0 { logger.notice("connected to RabbitMQ at \(c.peer)") }
+                if k > 0 { logger.notice("connected to RabbitMQ at \(c.peer) (failed over from \(url.hosts[hostIndex].host):\(url.hosts[hostIndex].port))") }
                 hostIndex = i
                 current = c
                 return c

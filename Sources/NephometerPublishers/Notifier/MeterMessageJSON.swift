@@ -9,9 +9,7 @@ import NephometerCore
 final class MeterMessageJSON {
     private let hmac: KeyedHMAC?
     private var input = ByteWriter(capacity: 16 * 1024)
-    private var cache: [(identity: UnsafeRawPointer?, object: MetadataObject, hmac: [UInt8], json: [UInt8])] = []
-    private var cacheNext = 0
-    static let cacheSize = 64
+    private var cache = MetadataRenderCache<(hmac: [UInt8], json: [UInt8])>()
 
     init(secret: String) {
         hmac = secret.isEmpty ? nil : KeyedHMAC(key: Array(secret.utf8))
@@ -32,14 +30,7 @@ final class MeterMessageJSON {
     }
 
     private func metadataParts(_ m: MetadataObject) -> (hmac: [UInt8], json: [UInt8]) {
-        let identity = m.storageIdentity
-        if identity != nil, let hit = cache.first(where: { $0.identity == identity }) { return (hit.hmac, hit.json) }
-        var wrapper = MetadataObject()
-        wrapper["resource_metadata"] = .object(m)
-        let entry = (identity: identity, object: m, hmac: Signature.hmacInput(wrapper), json: JSONWriter.bytes(.object(m)))
-        if cache.count < Self.cacheSize { cache.append(entry) } else { cache[cacheNext] = entry }
-        cacheNext = (cacheNext + 1) % Self.cacheSize
-        return (entry.hmac, entry.json)
+        cache.rendering(of: m) { m in (MetadataRenderCache<Void>.hmacInput(m), JSONWriter.bytes(.object(m))) }
     }
 
     func message(_ s: Sample, into out: inout [UInt8]) {

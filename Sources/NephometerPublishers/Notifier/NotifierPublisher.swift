@@ -26,7 +26,6 @@ public final class NotifierPublisher: Publisher {
     public let delivery: Delivery
     let role: Role
     let topics: [String]
-    let secret: String
     let publisherID: String
     let batchSize: Int
     let logger: Logger
@@ -40,7 +39,6 @@ public final class NotifierPublisher: Publisher {
         self.topics = topics
         self.displayURL = displayURL
         self.logger = logger
-        secret = context.telemetrySecret
         encoder = Mutex(MeterMessageJSON(secret: context.telemetrySecret))
         batchSize = max(1, settings.batchSize)
         switch role {
@@ -69,17 +67,7 @@ public final class NotifierPublisher: Publisher {
 
     static func tls(_ s: MessagingSettings, ssl: Bool) throws(PublisherURLError) -> TLSConfiguration? {
         guard ssl || s.ssl else { return nil }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let ca = s.sslCAFile { tls.trustRoots = .file(ca) }
-        if let cert = s.sslCertFile {
-            do {
-                tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
-                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: s.sslKeyFile ?? cert, format: .pem))
-            } catch {
-                throw PublisherURLError("cannot load ssl_cert_file/ssl_key_file \(cert): \(error)")
-            }
-        }
-        return tls
+        return try ClientTLS.configuration(caFile: s.sslCAFile, certFile: s.sslCertFile, keyFile: s.sslKeyFile, names: "ssl_cert_file/ssl_key_file")
     }
 
     public func run() async { await delivery.run() }
@@ -194,11 +182,9 @@ struct NotifierPublisherKind: PublisherKind {
         }
         let transport: TransportURL
         if !url.host.isEmpty {
-            var netloc = ""
-            if let u = url.user { netloc = u.addingPercentEncodingForURL + (url.password.map { ":" + $0.addingPercentEncodingForURL } ?? "") + "@" }
-            netloc += url.host.contains(":") ? "[\(url.host)]" : url.host
-            if let p = url.port { netloc += ":\(p)" }
-            transport = try TransportURL("rabbit://\(netloc)\(url.path.isEmpty ? "/" : url.path)", ssl: context.messaging.ssl)
+            // The broker in the URL: its netloc and path as a rabbit:// transport URL (the query is ours).
+            let rest = url.raw[url.raw.index(url.raw.startIndex, offsetBy: "notifier://".count)...]
+            transport = try TransportURL("rabbit://\(rest.prefix { $0 != "?" && $0 != "#" })", ssl: context.messaging.ssl)
         } else if let raw = context.messaging.transportURL {
             transport = try TransportURL(raw, ssl: context.messaging.ssl)
         } else {
@@ -217,17 +203,5 @@ struct NotifierPublisherKind: PublisherKind {
         let name = "notifier-" + Hex.string(SHA256.hash(data: Array(url.redacted.utf8)).prefix(8))
         return try NotifierPublisher(role: .pipeline(perMeterTopic: o.perMeterTopic, dropOnFailure: o.drop), url: o.transport, topics: o.topics,
                                      settings: context.messaging, displayURL: url.redacted, context: context, spoolName: name, logger: logger)
-    }
-}
-
-extension String {
-    /// Percent-encodes what would end a URL's user info.
-    var addingPercentEncodingForURL: String {
-        var out = ""
-        for b in utf8 {
-            let c = Character(Unicode.Scalar(b))
-            if c.isLetter && b < 128 || c.isNumber && b < 128 || "-._~".contains(c) { out.append(c) } else { out += String(format: "%%%02X", b) }
-        }
-        return out
     }
 }

@@ -36,36 +36,14 @@ public struct TransportURL: Sendable, Hashable {
         let defaultPort = ssl ? 5671 : 5672
         var hosts: [Host] = []
         for entry in rest.split(separator: ",", omittingEmptySubsequences: true) {
-            var netloc = entry
-            var user = "guest", password = "guest"
-            if let at = entry.lastIndex(of: "@") {
-                let info = entry[..<at]
-                netloc = entry[entry.index(after: at)...]
-                if let colon = info.firstIndex(of: ":") {
-                    user = PublisherURL.percentDecode(info[..<colon])
-                    password = PublisherURL.percentDecode(info[info.index(after: colon)...])
-                } else {
-                    user = PublisherURL.percentDecode(info)
-                    password = ""
-                }
+            // Each entry is the netloc of a URL of its own: user info, host (IPv6 in brackets), port.
+            let u: PublisherURL
+            do { u = try PublisherURL("rabbit://\(entry)") } catch {
+                throw PublisherURLError("transport URL '\(Redaction.url(raw))': \(error)")
             }
-            var host = String(netloc), port = defaultPort
-            if netloc.hasPrefix("["), let close = netloc.firstIndex(of: "]") {
-                host = String(netloc[netloc.index(after: netloc.startIndex)..<close])
-                let after = netloc[netloc.index(after: close)...]
-                if after.hasPrefix(":") {
-                    guard let p = Int(after.dropFirst()), (1...65_535).contains(p) else { throw PublisherURLError("transport URL '\(Redaction.url(raw))': bad port (expected 1-65535)") }
-                    port = p
-                }
-            } else if let colon = netloc.lastIndex(of: ":") {
-                host = String(netloc[..<colon])
-                guard let p = Int(netloc[netloc.index(after: colon)...]), (1...65_535).contains(p) else {
-                    throw PublisherURLError("transport URL '\(Redaction.url(raw))': bad port (expected 1-65535)")
-                }
-                port = p
-            }
-            guard !host.isEmpty else { throw PublisherURLError("transport URL '\(Redaction.url(raw))' names a host without a name") }
-            hosts.append(Host(host: host, port: port, user: user, password: password))
+            guard !u.host.isEmpty else { throw PublisherURLError("transport URL '\(Redaction.url(raw))' names a host without a name") }
+            hosts.append(Host(host: u.host, port: u.port ?? defaultPort, user: u.user ?? "guest",
+                              password: u.user == nil ? "guest" : u.password ?? ""))
         }
         guard !hosts.isEmpty else { throw PublisherURLError("transport URL '\(Redaction.url(raw))' names no host") }
         guard hosts.count <= 64 else { throw PublisherURLError("transport URL names \(hosts.count) hosts; at most 64 are supported") }

@@ -23,9 +23,7 @@ public final class MeterMessageEncoder {
     /// The datagrams of the last `encodeBatch`, back to back; datagram `i` ends at `ends[i]`.
     private(set) var output = ByteWriter(capacity: 64 * 1024)
     private(set) var ends: [Int] = []
-    private var cache: [(identity: UnsafeRawPointer?, object: MetadataObject, hmac: [UInt8], msgpack: [UInt8])] = []
-    private var cacheNext = 0
-    static let cacheSize = 64
+    private var cache = MetadataRenderCache<(hmac: [UInt8], msgpack: [UInt8])>()
 
     public init(secret: String) {
         hmac = secret.isEmpty ? nil : KeyedHMAC(key: Array(secret.utf8))
@@ -80,20 +78,13 @@ public final class MeterMessageEncoder {
         if i < n { hmac.hex(of: message(i), to: outputBase + signatureOffsets[i]) }
     }
 
-    /// The HMAC input and msgpack encoding of a metadata tree, from the cache when the same tree (the
-    /// same storage) was encoded recently.
+    /// The HMAC input and msgpack encoding of a metadata tree, rendered once per tree.
     private func metadataParts(_ m: MetadataObject) throws(MsgPackEncoder.Unencodable) -> (hmac: [UInt8], msgpack: [UInt8]) {
-        let identity = m.storageIdentity
-        if identity != nil, let hit = cache.first(where: { $0.identity == identity }) { return (hit.hmac, hit.msgpack) }
-        var wrapper = MetadataObject()
-        wrapper["resource_metadata"] = .object(m)
-        let hmac = Signature.hmacInput(wrapper)
-        var msgpack: [UInt8] = []
-        try MsgPackEncoder.encode(.object(m), into: &msgpack)
-        let entry = (identity: identity, object: m, hmac: hmac, msgpack: msgpack)
-        if cache.count < Self.cacheSize { cache.append(entry) } else { cache[cacheNext] = entry }
-        cacheNext = (cacheNext + 1) % Self.cacheSize
-        return (hmac, msgpack)
+        try cache.rendering(of: m) { m throws(MsgPackEncoder.Unencodable) in
+            var msgpack: [UInt8] = []
+            try MsgPackEncoder.encode(.object(m), into: &msgpack)
+            return (MetadataRenderCache<Void>.hmacInput(m), msgpack)
+        }
     }
 
     /// The HMAC input of a sample's meter message (Ceilometer's `recursive_keypairs`, keys in sorted
