@@ -42,6 +42,7 @@ let package = Package(
 
         // sendmmsg/recvmmsg (need _GNU_SOURCE, which Swift's Glibc module does not set).
         .target(name: "CNephometerNet", path: "Sources/CNephometerNet"),
+        .target(name: "CNephometerProcess", path: "Sources/CNephometerProcess"),
         // SHA-256/224 and HMAC-SHA256 without allocation, on the CPU's SHA extensions when present
         // (UDP signing, Nova's hostId).
         .target(name: "CNephometerSHA256", path: "Sources/CNephometerSHA256"),
@@ -51,6 +52,7 @@ let package = Package(
             name: "NephometerCore",
             dependencies: [
                 "CNephometerSHA256",
+                "CNephometerProcess",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,6 +5,8 @@
 # collectd's virt plugin (Debian collectd-core; Interval 10 s, no write plugin, CPU from /proc/PID/stat
 # per interval). Prints one table; figures are medians.
 #   SIZES="10 100 1000" CYCLES=6 PEER_INTERVALS=6 scripts/bench-compute.sh
+#   MODE=e2e RUNS=3 scripts/bench-compute.sh     # end to end: agent process + HTTP JSON vs collectd + write_http
+#   MODE=udp RUNS=3 scripts/bench-compute.sh     # end to end over UDP vs collectd's network plugin
 #
 # Notes on the peer's configuration (same libvirt calls as far as the test driver allows):
 # - ExtraStats "domain_state memory vcpu disk_allocation disk_capacity disk_physical": power state,
@@ -23,6 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
+MODE=${MODE:-polling}   # polling (this file), or e2e / udp (scripts/bench-compute-e2e.sh)
 SIZES=${SIZES:-"10 100 1000"}
 CYCLES=${CYCLES:-6}
 PEER_INTERVAL=${PEER_INTERVAL:-10}
@@ -42,10 +45,16 @@ command -v collectd >/dev/null && [ -f /usr/lib/collectd/virt.so ] || {
 if [ -z "${BENCH:-}" ]; then
   swift build -c release --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
   swift build -c release --scratch-path "$SCRATCH" --product nephometer-testbed >/dev/null
+  [ "$MODE" = polling ] || swift build -c release --scratch-path "$SCRATCH" --product nephometer >/dev/null
   BENCH="$SCRATCH/release/nephometer-bench"
 fi
 TESTBED=${TESTBED:-$(dirname "$BENCH")/nephometer-testbed}
+NEPHOMETER=${NEPHOMETER:-$(dirname "$BENCH")/nephometer}
 HZ=$(getconf CLK_TCK)
+if [ "$MODE" != polling ]; then
+  . scripts/bench-compute-e2e.sh
+  exit 0
+fi
 
 # 1. Node files (the same for both).
 for n in $SIZES; do

@@ -17,6 +17,7 @@ struct Nephometer: AsyncParsableCommand {
 
     static func main() async {
         BrokenPipes.ignore()
+        MallocArenas.limit()
         do {
             var command = try parseAsRoot()
             if var c = command as? AsyncParsableCommand { try await c.run() } else { try command.run() }

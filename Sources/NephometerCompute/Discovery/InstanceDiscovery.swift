@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NephometerCore
 import Synchronization
@@ -6,8 +7,14 @@ import Synchronization
 public struct DiscoveredInstance: Sendable {
     public let instance: Instance
     public let domain: LibvirtDomain
-    /// `resource_metadata` for the instance's current state, built once per state change.
-    public let metadata: MetadataObject
+    /// `resource_metadata` trees for the instance's current state, built once per state change.
+    public let shared: InstanceMetadata
+    /// The instance's own `resource_metadata`.
+    public var metadata: MetadataObject { shared.base }
+    /// `virDomainGetInfo` as discovery read it this cycle, and when (wall clock): the inspector uses it
+    /// rather than asking libvirt twice.
+    public let info: DomainInfo?
+    public let infoReadAt: Double
 }
 
 /// `local_instances`: the domains on this hypervisor that carry Nova metadata.
@@ -28,7 +35,7 @@ public final class InstanceDiscovery: Discoverer {
         let generation: Int
         var state: Int
         let statics: NovaMetadata.Static?  // nil = not a Nova instance
-        var metadataByState: [Int: MetadataObject] = [:]
+        var metadataByState: [Int: InstanceMetadata] = [:]
     }
     private let cache = Mutex<[String: Cached]>([:])
 
@@ -50,6 +57,9 @@ public final class InstanceDiscovery: Discoverer {
         let domainID: Int
         let state: Int
         let statics: NovaMetadata.Static?
+        /// `virDomainGetInfo` as read now (nil for a domain that did not answer), and when (wall clock).
+        let info: DomainInfo?
+        let readAt: Double
     }
 
     func discoverNow(cycle: PollCycle) async throws -> [PollResource] {
@@ -73,38 +83,28 @@ public final class InstanceDiscovery: Discoverer {
         var results: [Found] = []
         results.reserveCapacity(domains.count)
         var anyStuck = false
-        await withTaskGroup(of: (LibvirtDomain, CallGate.Outcome<Found?>).self) { group in
-            var next = 0
-            func add() {
-                guard next < domains.count else { return }
-                let d = domains[next]
-                next += 1
-                let cached = known[d.uuid]
-                group.addTask { [logger] in
-                    (d, await gate.run(d.uuid, seconds: deadline) { try Self.read(d, cached: cached, generation: generation, conn: conn, logger: logger) })
+        let items = domains.map { d in (key: d.uuid, item: (d, known[d.uuid])) }
+        let outcomes = await gate.runEach(items, lanes: 4, seconds: deadline) { [logger] item in
+            try Self.read(item.0, cached: item.1, generation: generation, conn: conn, logger: logger)
+        }
+        for (d, outcome) in zip(domains, outcomes) {
+            switch outcome {
+            case .value(let f?):
+                results.append(f)
+            case .value(nil):
+                break
+            case .failed(let error):
+                if let e = error as? LibvirtError, e.isNoDomain { break }
+                once.log(logger, .warning, key: "discover/\(d.uuid)", "domain \(d.name) (\(d.uuid)): \(error); not polled this cycle")
+            case .timedOut, .busy:
+                if case .timedOut = outcome { anyStuck = true }
+                // A domain that hangs: known ones stay discovered (the inspector reports and skips
+                // them); a new one is reported here.
+                if let c = known[d.uuid], c.generation == generation {
+                    results.append(Found(domain: d, domainID: c.domainID, state: c.state, statics: c.statics, info: nil, readAt: 0))
+                } else {
+                    await cycle.couldNotRead(d.uuid, because: "libvirt did not describe the domain within \(deadline) s")
                 }
-            }
-            for _ in 0..<8 { add() }
-            while let (d, outcome) = await group.next() {
-                switch outcome {
-                case .value(let f?):
-                    results.append(f)
-                case .value(nil):
-                    break
-                case .failed(let error):
-                    if let e = error as? LibvirtError, e.isNoDomain { break }
-                    once.log(logger, .warning, key: "discover/\(d.uuid)", "domain \(d.name) (\(d.uuid)): \(error); not polled this cycle")
-                case .timedOut, .busy:
-                    if case .timedOut = outcome { anyStuck = true }
-                    // A domain that hangs: known ones stay discovered (the inspector reports and skips
-                    // them); a new one is reported here.
-                    if let c = known[d.uuid], c.generation == generation {
-                        results.append(Found(domain: d, domainID: c.domainID, state: c.state, statics: c.statics))
-                    } else {
-                        await cycle.couldNotRead(d.uuid, because: "libvirt did not describe the domain within \(deadline) s")
-                    }
-                }
-                add()
             }
         }
         if anyStuck { await session.retire(conn) }
@@ -122,12 +122,12 @@ public final class InstanceDiscovery: Discoverer {
                                         imageID: s.imageID, imageMeta: s.imageMeta, osType: s.osType,
                                         architecture: s.architecture, userID: s.userID, projectID: s.projectID,
                                         host: hostID, state: state, disks: s.disks, interfaces: s.interfaces)
-                    let meta: MetadataObject
+                    let meta: InstanceMetadata
                     if let m = entry.metadataByState[state] { meta = m } else {
-                        meta = inst.resourceMetadata(hostID: inst.hostID)
+                        meta = InstanceMetadata(base: inst.resourceMetadata(hostID: inst.hostID), instance: inst)
                         entry.metadataByState[state] = meta
                     }
-                    resources.append(PollResource(key: s.id, value: DiscoveredInstance(instance: inst, domain: d, metadata: meta)))
+                    resources.append(PollResource(key: s.id, value: DiscoveredInstance(instance: inst, domain: d, shared: meta, info: f.info, infoReadAt: f.readAt)))
                 }
                 fresh[d.uuid] = entry
             }
@@ -140,9 +140,10 @@ public final class InstanceDiscovery: Discoverer {
     private static func read(_ d: LibvirtDomain, cached: Cached?, generation: Int, conn: LibvirtConnection, logger: Logger) throws -> Found? {
         let info: DomainInfo
         do { info = try conn.info(d) } catch let e as LibvirtError where e.isNoDomain { return nil }
+        let readAt = Date().timeIntervalSince1970
         let domID = conn.id(d)
         if let c = cached, c.domainID == domID, c.generation == generation {
-            return Found(domain: d, domainID: domID, state: info.state, statics: c.statics)
+            return Found(domain: d, domainID: domID, state: info.state, statics: c.statics, info: info, readAt: readAt)
         }
         var statics: NovaMetadata.Static?
         do {
@@ -160,6 +161,6 @@ public final class InstanceDiscovery: Discoverer {
         } catch {
             logger.error("domain \(d.name) (\(d.uuid)): cannot read Nova metadata: \(error); not polled")
         }
-        return Found(domain: d, domainID: domID, state: info.state, statics: statics)
+        return Found(domain: d, domainID: domID, state: info.state, statics: statics, info: info, readAt: readAt)
     }
 }

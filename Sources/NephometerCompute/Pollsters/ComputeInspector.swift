@@ -30,7 +30,7 @@ public actor ComputeInspector {
     /// Domains skipped because they missed their deadline, since start.
     public private(set) var deadlineMisses = 0
 
-    public init(session: LibvirtSession, needs: InspectionNeeds, deadline: Double = 10, parallelism: Int = 8, logger: Logger) {
+    public init(session: LibvirtSession, needs: InspectionNeeds, deadline: Double = 10, parallelism: Int = 4, logger: Logger) {
         self.session = session
         self.needs = needs
         self.deadline = deadline
@@ -121,42 +121,30 @@ public actor ComputeInspector {
         let domainConn = conn
         var out: [String: DomainStats] = [:]
         var stuck: [DiscoveredInstance] = []
-        // A sliding window of per-domain inspections, each under its own deadline.
-        await withTaskGroup(of: (DiscoveredInstance, CallGate.Outcome<DomainStats?>).self) { group in
-            var next = 0
-            func add() {
-                guard next < ready.count else { return }
-                let di = ready[next]
-                next += 1
-                let record = bulk[di.domain.uuid] ?? [:]
-                let readAt = bulkReadAt
-                group.addTask { [logger] in
-                    (di, await gate.run(di.domain.uuid, seconds: perDomain) {
-                        try plan.inspect(di, record: record, readAt: readAt, conn: domainConn, logger: logger)
-                    })
+        // Per-domain inspections on a few libvirt threads, each domain under its own deadline.
+        let items = ready.map { di in (key: di.domain.uuid, item: (di, bulk[di.domain.uuid] ?? [:])) }
+        let readAt = bulkReadAt
+        let outcomes = await gate.runEach(items, lanes: parallelism, seconds: perDomain) { [logger] item in
+            try plan.inspect(item.0, record: item.1, readAt: readAt, conn: domainConn, logger: logger)
+        }
+        for (di, outcome) in zip(ready, outcomes) {
+            switch outcome {
+            case .value(let s?):
+                out[di.instance.id] = s
+                if s.jobHeld {
+                    await noteBusy(di, cycle: cycle)
+                } else if once.clear("stuck/\(di.domain.uuid)") {
+                    logger.notice("domain \(di.domain.name) (\(di.domain.uuid)) answers again; polled again")
                 }
-            }
-            for _ in 0..<parallelism { add() }
-            while let (di, outcome) = await group.next() {
-                switch outcome {
-                case .value(let s?):
-                    out[di.instance.id] = s
-                    if s.jobHeld {
-                        await noteBusy(di, cycle: cycle)
-                    } else if once.clear("stuck/\(di.domain.uuid)") {
-                        logger.notice("domain \(di.domain.name) (\(di.domain.uuid)) answers again; polled again")
-                    }
-                case .value(nil):
-                    break
-                case .failed(let error):
-                    once.log(logger, .warning, key: "failed/\(di.domain.uuid)", "domain \(di.domain.name) (\(di.domain.uuid)): \(error); skipped")
-                    await cycle.couldNotRead(di.instance.id, because: "\(error)")
-                case .timedOut:
-                    stuck.append(di)
-                case .busy(let since):
-                    await noteStuck(di, since: since, cycle: cycle)
-                }
-                add()
+            case .value(nil):
+                break
+            case .failed(let error):
+                once.log(logger, .warning, key: "failed/\(di.domain.uuid)", "domain \(di.domain.name) (\(di.domain.uuid)): \(error); skipped")
+                await cycle.couldNotRead(di.instance.id, because: "\(error)")
+            case .timedOut:
+                stuck.append(di)
+            case .busy(let since):
+                await noteStuck(di, since: since, cycle: cycle)
             }
         }
         if !stuck.isEmpty { await session.retire(domainConn) }
@@ -232,11 +220,17 @@ struct DomainPlan: Sendable {
             return nil
         }
         let info: DomainInfo
-        do { info = try conn.info(d) } catch let e as LibvirtError where e.isNoDomain {
-            logger.debug("domain \(d.uuid) vanished during inspection; skipped")
-            return nil
+        if fallback == nil, let known = di.info {
+            // Read by this cycle's discovery: not asked twice.
+            info = known
+            if record.isEmpty { readAt = di.infoReadAt }
+        } else {
+            do { info = try conn.info(d) } catch let e as LibvirtError where e.isNoDomain {
+                logger.debug("domain \(d.uuid) vanished during inspection; skipped")
+                return nil
+            }
+            if record.isEmpty { readAt = Date().timeIntervalSince1970 }
         }
-        if record.isEmpty { readAt = Date().timeIntervalSince1970 }
         var s = DomainStats(info: info, bulk: record, polledAt: Time.monotonic(), readAt: readAt)
         let running = info.state != 5
         // NOWAIT and a libvirt job holding the domain: calls that need the job would wait for it.

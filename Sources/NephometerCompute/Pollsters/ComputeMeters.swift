@@ -4,7 +4,8 @@ import NephometerCore
 public struct MeterValue: Sendable {
     public var resourceID: String?
     public var volume: Number
-    public var extraMetadata: MetadataObject?
+    /// Which of the instance's shared metadata trees the sample carries.
+    public var metadata: MetadataVariant = .instance
 }
 
 /// The result of evaluating a meter on one domain.
@@ -13,8 +14,8 @@ public enum MeterResult: Sendable {
     /// libvirt has no data for this meter on this domain (logged once per domain).
     case unavailable(String)
 
-    static func single(_ v: Number, _ extra: MetadataObject? = nil) -> MeterResult {
-        .values([MeterValue(resourceID: nil, volume: v, extraMetadata: extra)])
+    static func single(_ v: Number, _ metadata: MetadataVariant = .instance) -> MeterResult {
+        .values([MeterValue(resourceID: nil, volume: v, metadata: metadata)])
     }
 }
 
@@ -64,7 +65,7 @@ public enum ComputeMeters {
             for disk in di.instance.disks {
                 guard let v = value(s, disk.device) else { continue }
                 out.append(MeterValue(resourceID: "\(di.instance.id)-\(disk.device)", volume: v,
-                                      extraMetadata: ["disk_name": .string(disk.device)]))
+                                      metadata: .disk(disk.device)))
             }
             if out.isEmpty && !di.instance.disks.isEmpty { return .unavailable("no \(name) data for its disks") }
             return .values(out)
@@ -79,7 +80,7 @@ public enum ComputeMeters {
             for iface in di.instance.interfaces {
                 guard let stats = s.interface(iface.name), let v = value(di, s, iface, stats) else { continue }
                 out.append(MeterValue(resourceID: iface.filterRef ?? "\(di.instance.domainName)-\(di.instance.id)-\(iface.name)",
-                                      volume: v, extraMetadata: nicMetadata(iface)))
+                                      volume: v, metadata: .interface(iface)))
             }
             if out.isEmpty && !di.instance.interfaces.isEmpty { return .unavailable("no interface statistics") }
             return .values(out)
@@ -99,7 +100,7 @@ public enum ComputeMeters {
             .single(.int(Int64(s.info.state)))
         },
         ComputeMeter(name: "cpu", type: .cumulative, unit: "ns", needs: [.cpu], reportsWhenStopped: false) { _, s in
-            .single(Number(s.cpuTime), ["cpu_number": .int(s.vcpus)])
+            .single(Number(s.cpuTime), .cpu(s.vcpus))
         },
         ComputeMeter(name: "vcpus", type: .gauge, unit: "vcpu", needs: [.cpu], reportsWhenStopped: true) { _, s in
             .single(.int(Int64(s.vcpus)))

@@ -31,8 +31,8 @@ public struct ComputePollster: Pollster {
                          "\(meter.name) unavailable for instance \(di.instance.id): \(why); not reported for it")
             case .values(let values):
                 for v in values {
-                    var metadata = di.metadata
-                    if let extra = v.extraMetadata { metadata.update(with: extra) }
+                    // Shared trees: the encoders render each once, not once per sample.
+                    let metadata = di.shared.tree(v.metadata)
                     out.append(Sample(name: meter.name, type: meter.type, unit: meter.unit, volume: v.volume,
                                       userID: di.instance.userID, projectID: di.instance.projectID,
                                       resourceID: v.resourceID ?? di.instance.id, timestamp: s.timestamp,

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A JSON-like value tree that keeps object key order, as Python dicts do.
 ///
 /// Used for `resource_metadata`, the meter message, and anything that must be rendered byte-for-byte like
@@ -42,10 +44,35 @@ public enum MetadataValue: Sendable, Hashable {
 
 /// An insertion-ordered string-keyed map. Setting an existing key keeps its position (as Python dicts do).
 public struct MetadataObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
-    public private(set) var entries: [(key: String, value: MetadataValue)]
+    public private(set) var entries: [(key: String, value: MetadataValue)] {
+        didSet { renderings = nil }
+    }
+    /// Renderings shared by every copy of a long-lived tree (`sharingRenderings()`); any change to this
+    /// copy drops them, so they always match the entries. Not part of equality or hashing.
+    public private(set) var renderings: MetadataRenderings?
 
-    public init() { entries = [] }
+    /// This tree with a box for its renderings, which copies share: a producer that hands the same tree
+    /// to many samples, cycle after cycle (compute discovery), has its JSON rendered once.
+    public func sharingRenderings() -> MetadataObject {
+        var m = self
+        if m.renderings == nil { m.renderings = MetadataRenderings() }
+        return m
+    }
+
+    /// `json.dumps(self)`, rendered once per tree when it shares renderings.
+    public var json: [UInt8] {
+        guard let r = renderings else { return JSONWriter.bytes(.object(self)) }
+        return r.json.withLock { cached in
+            if let cached { return cached }
+            let bytes = JSONWriter.bytes(.object(self))
+            cached = bytes
+            return bytes
+        }
+    }
+
+    public init() { entries = []; renderings = nil }
     public init(_ entries: [(String, MetadataValue)]) {
+        renderings = nil
         self.entries = []
         self.entries.reserveCapacity(entries.count)
         for (k, v) in entries { self[k] = v }
@@ -95,4 +122,10 @@ public struct MetadataObject: Sendable, Hashable, Sequence, ExpressibleByDiction
         hasher.combine(entries.count)
         for e in entries { hasher.combine(e.key); hasher.combine(e.value) }
     }
+}
+
+/// The renderings of one `MetadataObject` tree, filled on first use (any thread).
+public final class MetadataRenderings: Sendable {
+    let json = Mutex<[UInt8]?>(nil)
+    init() {}
 }

@@ -47,7 +47,7 @@ public final class FilePublisher: Publisher {
         var lines: [Range<Int>] = []
         for s in samples {
             let start = buffer.count
-            JSONWriter.write(.object(s.asDict), into: &buffer)
+            s.writeJSON(into: &buffer)
             buffer.append(0x0A)
             lines.append(start..<buffer.count)
         }

@@ -44,7 +44,11 @@ public final class HTTPPublisher: Publisher {
         if options.batch {
             await delivery.submit(DeliveryBatch(body: HTTPBody.json(samples), samples: samples.count))
         } else {
-            for s in samples { await delivery.submit(DeliveryBatch(body: JSONWriter.bytes(.object(s.asDict)), samples: 1)) }
+            for s in samples {
+                var body: [UInt8] = []
+                s.writeJSON(into: &body)
+                await delivery.submit(DeliveryBatch(body: body, samples: 1))
+            }
         }
     }
 
@@ -134,7 +138,7 @@ public enum HTTPBody {
         for s in samples {
             if !first { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
             first = false
-            JSONWriter.write(.object(s.asDict), into: &out)
+            s.writeJSON(into: &out)
         }
         out.append(UInt8(ascii: "]"))
         return out

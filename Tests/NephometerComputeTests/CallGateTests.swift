@@ -1,0 +1,63 @@
+import Foundation
+@testable import NephometerCompute
+import NephometerCore
+import Synchronization
+import Testing
+
+/// `CallGate.runEach`: many blocking calls on a few lanes, each under its own deadline; a call that
+/// hangs costs the others nothing, is reported once as timed out, keeps its key busy until it returns,
+/// and leaves one thread behind for as long as it hangs — not one per batch.
+@Suite struct CallGateTests {
+    static func threads() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1 }
+
+    @Test func aHungCallCostsTheOthersNothingAndItsKeyStaysBusy() async throws {
+        let gate = CallGate(label: "test")
+        let release = Mutex(false)
+        let items = (0..<200).map { (key: "d\($0)", item: $0) }
+        let started = Time.monotonic()
+        let outcomes = await gate.runEach(items, lanes: 2, seconds: 0.3) { i -> Int in
+            if i == 3 { while !release.withLock({ $0 }) { usleep(5_000) } }  // d3 hangs
+            return i * 2
+        }
+        let took = Time.monotonic() - started
+        #expect(took < 2, "the batch took \(took) s")
+        for (i, o) in outcomes.enumerated() {
+            switch o {
+            case .value(let v): #expect(i != 3 && v == i * 2)
+            case .timedOut: #expect(i == 3)
+            default: Issue.record("item \(i): \(o)")
+            }
+        }
+        #expect(gate.isBusy("d3") && gate.busyKeys.count == 1)
+        // The next batches skip the busy key at once and leave no further thread behind.
+        let before = Self.threads()
+        for _ in 0..<5 {
+            let again = await gate.runEach(items, lanes: 2, seconds: 0.3) { $0 }
+            guard case .busy = again[3] else { Issue.record("d3 was called again while its call hangs: \(again[3])"); return }
+            #expect(again.enumerated().allSatisfy { i, o in if case .value(let v) = o { return v == i } else { return i == 3 } })
+        }
+        #expect(Self.threads() <= before + 2, "threads grew from \(before) to \(Self.threads())")
+        release.withLock { $0 = true }
+        for _ in 0..<100 where gate.isBusy("d3") { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!gate.isBusy("d3"), "the key is free once its call returned")
+        let after = await gate.runEach([(key: "d3", item: 3)], lanes: 1, seconds: 1) { $0 + 1 }
+        guard case .value(4) = after[0] else { Issue.record("\(after)"); return }
+    }
+
+    @Test func errorsAreReturnedPerItem() async {
+        struct Boom: Error {}
+        let gate = CallGate(label: "test")
+        let outcomes = await gate.runEach((0..<10).map { (key: "k\($0)", item: $0) }, lanes: 3, seconds: 5) { i -> Int in
+            if i % 2 == 1 { throw Boom() }
+            return i
+        }
+        for (i, o) in outcomes.enumerated() {
+            switch o {
+            case .value(let v): #expect(i % 2 == 0 && v == i)
+            case .failed(let e): #expect(i % 2 == 1 && e is Boom)
+            default: Issue.record("\(i): \(o)")
+            }
+        }
+        #expect(gate.busyKeys.isEmpty)
+    }
+}
