@@ -42,7 +42,7 @@ start_libvirtd() {
   mkdir -p "$d/state/run" "$d/state/lib" "$d/state/cache" "$d/state/log/qemu"
   unshare -m --propagation private sh -c "mount --bind '$d/passwd' /etc/passwd; mount --bind '$d/group' /etc/group; \
     mount --bind '$d/state/run' /run/libvirt; mount --bind '$d/state/lib' /var/lib/libvirt; \
-    mount --bind '$d/state/cache' /var/cache/libvirt; mount --bind '$d/state/log' /var/log/libvirt; exec libvirtd --config '$d/libvirtd.conf' --pid-file '$d/pid'" >"$d/log/stdout" 2>&1 &
+    mount --bind '$d/state/cache' /var/cache/libvirt; [ ! -d /var/log/libvirt ] || mount --bind '$d/state/log' /var/log/libvirt; exec libvirtd --config '$d/libvirtd.conf' --pid-file '$d/pid'" >"$d/log/stdout" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do [ -S "$d/run/libvirt-sock-ro" ] && break; sleep 0.1; done
   [ -S "$d/run/libvirt-sock-ro" ] || { echo "libvirtd did not start: $(tail -n 5 "$d/log/libvirtd.log")" >&2; exit 1; }
@@ -95,34 +95,12 @@ EOF
   Server \"127.0.0.1\" \"$cp\"
 </Plugin>"
     fi
-    cat > "$d/collectd.conf" <<EOF
-Hostname "bench"
-FQDNLookup false
-Interval $INTERVAL
-BaseDir "$d"
-PIDFile "$d/collectd.pid"
-PluginDir "/usr/lib/collectd"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel warning
-  File "$d/collectd.log"
-</Plugin>
-LoadPlugin virt
-<Plugin virt>
-  Connection "test://$W/node.$n.xml"
-  RefreshInterval 60
-  ReportBlockDevices false
-  ExtraStats "domain_state memory"
-</Plugin>
-$writer
-EOF
     nl=""; cl=""; nuri="test://$W/node.$n.xml"; curi="$nuri"
     if [ "$LIBVIRTD" = true ]; then
       nl=$(start_libvirtd "$d/libvirtd-n"); E2E_PIDS+=($nl); nuri="test+unix://$W/node.$n.xml?socket=$d/libvirtd-n/run/libvirt-sock-ro"
       cl=$(start_libvirtd "$d/libvirtd-c"); E2E_PIDS+=($cl); curi="test+unix://$W/node.$n.xml?socket=$d/libvirtd-c/run/libvirt-sock-ro"
     fi
-    sed -i "s|Connection \"test://$W/node.$n.xml\"|Connection \"$curi\"|" "$d/collectd.conf"
+    { collectd_head "$d" "$INTERVAL"; collectd_virt "$curi" 60 false "domain_state memory"; echo "$writer"; } > "$d/collectd.conf"
     "$NEPHOMETER" agent --namespaces compute --config "$d/nephometer.yaml" --polling "$d/polling.yaml" \
       --pipeline "$d/pipeline.yaml" --libvirt-uri "$nuri" --host bench-host 2>"$d/nephometer.log" &
     npid=$!; E2E_PIDS+=($npid)

@@ -42,6 +42,18 @@ trap cleanup EXIT
 command -v collectd >/dev/null && [ -f /usr/lib/collectd/virt.so ] || {
   echo "collectd with its virt plugin is not installed (Debian package collectd-core): run scripts/install-deps.sh" >&2; exit 1; }
 
+# collectd.conf pieces shared with scripts/bench-compute-e2e.sh: the head (dir, interval) and the virt
+# plugin (connection, refresh interval, block devices, extra stats).
+collectd_head() {
+  printf '%s\n' 'Hostname "bench"' 'FQDNLookup false' "Interval $2" "BaseDir \"$1\"" "PIDFile \"$1/collectd.pid\"" \
+    'PluginDir "/usr/lib/collectd"' 'TypesDB "/usr/share/collectd/types.db"' 'LoadPlugin logfile' '<Plugin logfile>' \
+    '  LogLevel warning' "  File \"$1/collectd.log\"" '</Plugin>'
+}
+collectd_virt() {
+  printf '%s\n' 'LoadPlugin virt' '<Plugin virt>' "  Connection \"$1\"" "  RefreshInterval $2" "  ReportBlockDevices $3" \
+    "  ExtraStats \"$4\"" '</Plugin>'
+}
+
 if [ -z "${BENCH:-}" ]; then
   swift build -c release --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
   swift build -c release --scratch-path "$SCRATCH" --product nephometer-testbed >/dev/null
@@ -77,27 +89,9 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }   
 peer() {
   local n=$1 d="$W/collectd.$n"
   mkdir -p "$d"
-  cat > "$d/collectd.conf" <<EOF
-Hostname "bench"
-FQDNLookup false
-Interval $PEER_INTERVAL
-BaseDir "$d"
-PIDFile "$d/collectd.pid"
-PluginDir "/usr/lib/collectd"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel warning
-  File "$d/collectd.log"
-</Plugin>
-LoadPlugin virt
-<Plugin virt>
-  Connection "test://$W/node.$n.xml"
-  RefreshInterval $REFRESH
-  ReportBlockDevices $PEER_BLOCK
-  ExtraStats "domain_state memory vcpu disk_allocation disk_capacity disk_physical"
-</Plugin>
-EOF
+  { collectd_head "$d" "$PEER_INTERVAL"
+    collectd_virt "test://$W/node.$n.xml" "$REFRESH" "$PEER_BLOCK" "domain_state memory vcpu disk_allocation disk_capacity disk_physical"
+  } > "$d/collectd.conf"
   collectd -f -C "$d/collectd.conf" >"$d/stdout.log" 2>&1 &
   PEER_PID=$!
   # collectd reads once at start and then every interval: sample half an interval after each read,
