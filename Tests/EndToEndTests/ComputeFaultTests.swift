@@ -124,6 +124,8 @@ import TestSupport
         // No thread left behind per cycle: flat once the stuck calls exist.
         let steady = threadCounts.dropFirst(8)
         #expect((steady.max() ?? 0) - (steady.min() ?? 0) <= 2, "threads over the hang: \(threadCounts)")
+        let others = h.domains.dropFirst().map { d in polled.filter { $0.uuid == d.uuid && $0.meter == "cpu" && $0.time > stopped + 1 && $0.time < resumed - 1 }.count }
+        print("measured: hang cycles \(hangCycles.map { String(format: "%.2f", $0.seconds) }.joined(separator: " ")) s; samples per cycle \(hangCycles.map(\.samples)); cpu samples of the other domains during the hang \(others); threads \(threadCounts.min() ?? 0)...\(threadCounts.max() ?? 0)")
         // Logged once when it got stuck, once when it came back; no other domain was reported.
         let reported = err.split(separator: "\n").filter { $0.contains("did not answer within") || $0.contains("held by a libvirt job") }
         #expect(reported.count == 1 && reported.first?.contains(stuck.uuid) == true, "\(reported)")
@@ -153,6 +155,7 @@ import TestSupport
         #expect(r.status == 3, "\(r.stderr)")
         #expect(r.stderr.contains("could not read \(stuck.uuid)"), "\(r.stderr)")
         #expect(took < 2 * Self.deadline + 5, "poll --once took \(took) s")
+        print("measured: poll --once with a hung QEMU took \(String(format: "%.2f", took)) s, exit \(r.status)")
         let printed = Set(r.lines.compactMap { try? JSONParser.parse($0)["resource_id"]?.stringValue })
         for d in h.domains where d.uuid != stuck.uuid {
             #expect(printed.contains(d.uuid) && printed.contains("\(d.uuid)-vda"), "\(d.name) was not polled")
@@ -175,6 +178,7 @@ import TestSupport
         #expect(eventually(timeout: 20) { samples(h).contains { $0.time > restarted } })
         let first = samples(h).filter { $0.time > restarted }.map(\.time).min() ?? .infinity
         #expect(first - restarted <= 2 * Self.interval + 0.5, "polling resumed \(first - restarted) s after libvirtd was back")
+        print("measured: first sample \(String(format: "%.2f", first - restarted)) s after libvirtd was back")
         #expect(a.isRunning)
         a.stop()
         #expect(a.process.terminationStatus == 0)

@@ -121,6 +121,7 @@ import TestSupport
         #expect(await eventuallyAsync(timeout: 30) { await p.delivery.statistics.queuedBatches == 0 })
         let resumed = Date().timeIntervalSince(back)
         #expect(resumed < 3.5, "delivery resumed \(resumed) s after the endpoint returned")
+        print("measured: first outage line after \(String(format: "%.2f", firstLine)) s; delivery resumed \(String(format: "%.2f", resumed)) s after the endpoint returned")
         #expect(await r.ids() == sent)
         #expect(logs.matching("keeping batches in").count == 1)
         #expect(logs.matching("delivering again").count == 1)
