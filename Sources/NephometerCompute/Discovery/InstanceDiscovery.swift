@@ -84,7 +84,7 @@ public final class InstanceDiscovery: Discoverer {
         results.reserveCapacity(domains.count)
         var anyStuck = false
         let items = domains.map { d in (key: d.uuid, item: (d, known[d.uuid])) }
-        let outcomes = await gate.runEach(items, lanes: 4, seconds: deadline) { [logger] item in
+        let outcomes = await gate.runEach(items, lanes: CallGate.domainLanes, seconds: deadline) { [logger] item in
             try Self.read(item.0, cached: item.1, generation: generation, conn: conn, logger: logger)
         }
         for (d, outcome) in zip(domains, outcomes) {

@@ -62,6 +62,9 @@ public final class CallGate: Sendable {
 }
 
 extension CallGate {
+    /// Lanes for a cycle's per-domain calls (discovery's and the inspector's).
+    public static let domainLanes = 4
+
     /// Runs `body` for every item, each under its own deadline of `seconds`, on `lanes` threads that
     /// take items one after another: one thread hop per batch instead of several per item, which is
     /// what a cycle of a thousand domains costs in context switches otherwise. An item whose key is busy

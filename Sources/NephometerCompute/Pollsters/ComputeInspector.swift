@@ -30,7 +30,7 @@ public actor ComputeInspector {
     /// Domains skipped because they missed their deadline, since start.
     public private(set) var deadlineMisses = 0
 
-    public init(session: LibvirtSession, needs: InspectionNeeds, deadline: Double = 10, parallelism: Int = 4, logger: Logger) {
+    public init(session: LibvirtSession, needs: InspectionNeeds, deadline: Double = 10, parallelism: Int = CallGate.domainLanes, logger: Logger) {
         self.session = session
         self.needs = needs
         self.deadline = deadline
