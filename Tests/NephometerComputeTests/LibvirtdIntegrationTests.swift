@@ -265,6 +265,51 @@ struct LibvirtdIntegrationTests {
         #expect(newWarnings == 0, "the second cycle logged again: \(log.messages(.warning).suffix(newWarnings))")
     }
 
+    // MARK: Domain events
+
+    /// Nova renames an instance by rewriting its metadata element, live and in the config; the domain
+    /// keeps running with the same id, so only libvirt's metadata-change event tells discovery to read
+    /// it again. The next cycle's samples carry the new name; restoring it is seen the same way.
+    @Test func aRenamedInstanceReachesTheNextCycle() async throws {
+        let env = try self.env
+        let d = env.running[0]
+        let ns = NovaMetadata.namespaces[0]
+        let original = try await env.daemon.virshChecked(["metadata", d.name, ns]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let newName = "\(d.spec.displayName)-renamed"
+        let renamed = original.replacingOccurrences(of: ">\(d.spec.displayName)<", with: ">\(newName)<")
+        try #require(renamed != original, "the metadata does not hold the display name: \(original)")
+        let family = env.family()
+        func displayNames(_ o: Observation) -> Set<String> {
+            Set(o.samples.values.joined().filter { $0.resourceID.contains(d.uuid) }.map { $0.resourceMetadata["display_name"]?.stringValue ?? "-" })
+        }
+        func set(_ xml: String, expecting name: String, cycle: Int) async throws {
+            let events = family.session.changes.events
+            try await env.daemon.virshChecked(["metadata", d.name, ns, "--key", "nova", "--set", xml, "--live", "--config"])
+            // The event travels from libvirtd to the agent's event thread on its own.
+            let deadline = Date().addingTimeInterval(10)
+            while family.session.changes.events == events, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(family.session.changes.events > events, "no domain event arrived within 10 s of the metadata change")
+            let o = try await env.observe(family: family, cycle: cycle)
+            #expect(displayNames(o) == [name], "cycle \(cycle): display_name of \(d.uuid)'s samples")
+            #expect(o.one("cpu", d.uuid) != nil)
+        }
+        let first = try await env.observe(family: family, cycle: 1)
+        #expect(displayNames(first) == [d.spec.displayName])
+        do {
+            try await set(renamed, expecting: newName, cycle: 2)
+            // The other domains' metadata stays as it was.
+            let o = try await env.observe(family: family, cycle: 3)
+            #expect(displayNames(o) == [newName])
+            #expect(o.one("cpu", env.running[1].uuid)?.resourceMetadata["display_name"] == .string(env.running[1].spec.displayName))
+        } catch {
+            _ = try? await env.daemon.virsh(["metadata", d.name, ns, "--key", "nova", "--set", original, "--live", "--config"])
+            await family.shutdown()
+            throw error
+        }
+        try await set(original, expecting: d.spec.displayName, cycle: 4)
+        await family.shutdown()
+    }
+
     // MARK: Which domains report
 
     @Test func onlyRunningNovaDomainsReportAndMetadataIsTheInstances() async throws {

@@ -20,7 +20,9 @@ public struct DiscoveredInstance: Sendable {
 /// `local_instances`: the domains on this hypervisor that carry Nova metadata.
 ///
 /// What does not change while a domain runs (its Nova metadata, disks and interfaces) is cached by
-/// UUID and domain id, so XML is parsed only when a domain appears or is restarted. Domains without Nova
+/// UUID and domain id, so XML is parsed only when a domain appears, is restarted, or libvirt reports a
+/// lifecycle or metadata-change event for it (`DomainChanges`: Nova rewrites its metadata when an
+/// instance is renamed or resized; the next cycle's samples carry the change). Domains without Nova
 /// metadata are skipped with one debug line each.
 public final class InstanceDiscovery: Discoverer {
     public let name = "local_instances"
@@ -60,6 +62,8 @@ public final class InstanceDiscovery: Discoverer {
         /// `virDomainGetInfo` as read now (nil for a domain that did not answer), and when (wall clock).
         let info: DomainInfo?
         let readAt: Double
+        /// The Nova metadata was read now (not taken from the cache).
+        let fresh: Bool
     }
 
     func discoverNow(cycle: PollCycle) async throws -> [PollResource] {
@@ -78,7 +82,11 @@ public final class InstanceDiscovery: Discoverer {
             throw LibvirtUnavailable(uri: conn.uri, retryIn: 0, reason: "did not list its domains within \(deadline) s")
         }
         let hostID = host
-        let known = cache.withLock { $0 }
+        // Domains libvirt reported changed are read afresh; so is everything on a new connection.
+        let changed = session.changes.take()
+        let known = cache.withLock { cache in
+            changed.all ? [:] : changed.uuids.isEmpty ? cache : cache.filter { !changed.uuids.contains($0.key) }
+        }
         // Each domain's calls run on libvirt threads, several domains at a time, each under its deadline.
         var results: [Found] = []
         results.reserveCapacity(domains.count)
@@ -87,7 +95,13 @@ public final class InstanceDiscovery: Discoverer {
         let outcomes = await gate.runEach(items, lanes: CallGate.domainLanes, seconds: deadline) { [logger] item in
             try Self.read(item.0, cached: item.1, generation: generation, conn: conn, logger: logger)
         }
+        // What could not be read again stays changed for the next cycle.
+        var unread: [String] = []
+        let stale = cache.withLock { $0 }
         for (d, outcome) in zip(domains, outcomes) {
+            if known[d.uuid] == nil, changed.all || changed.uuids.contains(d.uuid) {
+                if case .value = outcome {} else { unread.append(d.uuid) }
+            }
             switch outcome {
             case .value(let f?):
                 results.append(f)
@@ -100,13 +114,14 @@ public final class InstanceDiscovery: Discoverer {
                 if case .timedOut = outcome { anyStuck = true }
                 // A domain that hangs: known ones stay discovered (the inspector reports and skips
                 // them); a new one is reported here.
-                if let c = known[d.uuid], c.generation == generation {
-                    results.append(Found(domain: d, domainID: c.domainID, state: c.state, statics: c.statics, info: nil, readAt: 0))
+                if let c = stale[d.uuid], c.generation == generation {
+                    results.append(Found(domain: d, domainID: c.domainID, state: c.state, statics: c.statics, info: nil, readAt: 0, fresh: false))
                 } else {
                     await cycle.couldNotRead(d.uuid, because: "libvirt did not describe the domain within \(deadline) s")
                 }
             }
         }
+        if !unread.isEmpty { session.changes.restore(unread) }
         if anyStuck { await session.retire(conn) }
         var resources: [PollResource] = []
         resources.reserveCapacity(results.count)
@@ -114,7 +129,7 @@ public final class InstanceDiscovery: Discoverer {
             var fresh: [String: Cached] = [:]
             for f in results {
                 let (d, domID, state, statics) = (f.domain, f.domainID, f.state, f.statics)
-                var entry = cache[d.uuid].flatMap { $0.domainID == domID && $0.generation == generation ? $0 : nil }
+                var entry = cache[d.uuid].flatMap { !f.fresh && $0.domainID == domID && $0.generation == generation ? $0 : nil }
                     ?? Cached(domainID: domID, generation: generation, state: state, statics: statics)
                 entry.state = state
                 if let s = entry.statics {
@@ -143,7 +158,7 @@ public final class InstanceDiscovery: Discoverer {
         let readAt = Date().timeIntervalSince1970
         let domID = conn.id(d)
         if let c = cached, c.domainID == domID, c.generation == generation {
-            return Found(domain: d, domainID: domID, state: info.state, statics: c.statics, info: info, readAt: readAt)
+            return Found(domain: d, domainID: domID, state: info.state, statics: c.statics, info: info, readAt: readAt, fresh: false)
         }
         var statics: NovaMetadata.Static?
         do {
@@ -161,6 +176,6 @@ public final class InstanceDiscovery: Discoverer {
         } catch {
             logger.error("domain \(d.name) (\(d.uuid)): cannot read Nova metadata: \(error); not polled")
         }
-        return Found(domain: d, domainID: domID, state: info.state, statics: statics, info: info, readAt: readAt)
+        return Found(domain: d, domainID: domID, state: info.state, statics: statics, info: info, readAt: readAt, fresh: true)
     }
 }

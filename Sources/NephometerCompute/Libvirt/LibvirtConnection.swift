@@ -1,6 +1,7 @@
 import CLibvirt
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A libvirt error: the code and the message libvirt gave.
 public struct LibvirtError: Error, Sendable, CustomStringConvertible {
@@ -137,7 +138,9 @@ public struct InterfaceStats: Sendable, Hashable {
 /// Swift's cooperative pool, each under a deadline.
 public final class LibvirtConnection: @unchecked Sendable {
     public let uri: String
-    private let pointer: virConnectPtr
+    let pointer: virConnectPtr
+    /// Ids of the domain-event callbacks registered on this connection (`watch`).
+    let eventCallbacks = Mutex<[Int32]>([])
 
     private static let silenceErrors: Void = {
         // libvirt prints every error to stderr unless an error handler is set; we report errors ourselves.
@@ -149,11 +152,17 @@ public final class LibvirtConnection: @unchecked Sendable {
         self.pointer = pointer
     }
 
-    deinit { virConnectClose(pointer) }
+    deinit {
+        // Registered callbacks hold a reference to the connection: deregister them first.
+        for id in eventCallbacks.withLock({ $0 }) { virConnectDomainEventDeregisterAny(pointer, id) }
+        virConnectClose(pointer)
+    }
 
     /// Opens a read-only connection (as Ceilometer does). Blocking: call it through a `CallGate`.
     public static func open(uri: String) throws -> LibvirtConnection {
         _ = silenceErrors
+        // Before the connection opens, so that it can deliver domain events.
+        _ = LibvirtEventLoop.running
         guard let p = virConnectOpenReadOnly(uri) else { throw LibvirtError.last("open \(uri)") }
         return LibvirtConnection(uri: uri, pointer: p)
     }

@@ -9,6 +9,11 @@ public actor LibvirtSession {
     /// Deadline of connection-wide calls (open, list).
     public let deadline: Double
     public nonisolated let gate = CallGate(label: "nephometer.libvirt")
+    /// Domains libvirt's events reported changed (every connection registers for them).
+    public nonisolated let changes = DomainChanges()
+    /// Whether the current connection delivers domain events.
+    public private(set) var watching = false
+    private let once = LogOnce()
     private var connection: LibvirtConnection?
     private var failures = 0
     private var retryAt: Double = 0
@@ -43,10 +48,21 @@ public actor LibvirtSession {
         }
         let uri = self.uri
         let replacing = connected
-        switch await gate.run("open", seconds: deadline, { try LibvirtConnection.open(uri: uri) }) {
-        case .value(let c):
+        let changes = self.changes
+        switch await gate.run("open", seconds: deadline, { () throws -> Opened in
+            let c = try LibvirtConnection.open(uri: uri)
+            return Opened(connection: c, watching: c.watch(changes))
+        }) {
+        case .value(let opened):
+            let c = opened.connection
             connection = c
             connected = true
+            // What changed before this connection's events began is unknown.
+            changes.noteAll()
+            watching = opened.watching
+            if !opened.watching {
+                once.log(logger, .notice, key: "events", "libvirt at \(uri) does not deliver domain events; a changed Nova metadata (a renamed or resized instance) is read again only when its domain restarts")
+            }
             // A replacement for a retired connection talks to the same daemon: caches stay valid.
             if !replacing { generation += 1 }
             if let since = outageSince {
@@ -95,6 +111,11 @@ public actor LibvirtSession {
     }
 
     public func close() { connection = nil }
+}
+
+private struct Opened: Sendable {
+    let connection: LibvirtConnection
+    let watching: Bool
 }
 
 public struct LibvirtUnavailable: Error, CustomStringConvertible {

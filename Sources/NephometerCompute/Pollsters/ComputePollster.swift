@@ -48,7 +48,7 @@ public struct ComputePollster: Pollster {
 public final class ComputeFamily: PollsterFamily {
     public let namespace = "compute"
     public let discoverers: [any Discoverer]
-    let session: LibvirtSession
+    public let session: LibvirtSession
     let options: Options
     let logger: Logger
     let once = LogOnce()

@@ -1,0 +1,109 @@
+import CLibvirt
+import Foundation
+import Synchronization
+
+/// libvirt's default event loop, on a thread of its own for the life of the process. It must be
+/// registered before the first connection opens for that connection to deliver domain events (and
+/// to keep itself alive with libvirt's keepalive messages); `LibvirtConnection.open` makes sure.
+enum LibvirtEventLoop {
+    /// True when the loop runs; false when libvirt could not register it (events are then not used).
+    static let running: Bool = {
+        guard virEventRegisterDefaultImpl() == 0 else { return false }
+        let thread = Thread {
+            while true {
+                // Returns after each round of events and timers; an error (none is expected) must not spin.
+                if virEventRunDefaultImpl() < 0 { Thread.sleep(forTimeInterval: 0.1) }
+            }
+        }
+        thread.name = "nephometer.libvirt-events"
+        thread.start()
+        return true
+    }()
+}
+
+/// Domains whose state or metadata changed since discovery last looked, as libvirt's lifecycle and
+/// metadata-change events report them (Nova rewrites its metadata element when an instance is
+/// renamed or resized; starting, stopping and redefining a domain are lifecycle events). Discovery
+/// reads the Nova metadata and XML of these domains again, rather than trusting its cache.
+public final class DomainChanges: Sendable {
+    private struct State {
+        var uuids: Set<String> = []
+        /// Everything may have changed unseen (a new connection, whose events start now).
+        var all = true
+        var events = 0
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    func note(_ uuid: String) {
+        state.withLock {
+            $0.uuids.insert(uuid)
+            $0.events += 1
+        }
+    }
+
+    /// A connection without events, or a new one: nothing discovery cached can be trusted.
+    func noteAll() { state.withLock { $0.all = true } }
+
+    /// The changed domains since the last call (`all`: every domain), and forgets them.
+    func take() -> (all: Bool, uuids: Set<String>) {
+        state.withLock { s in
+            defer {
+                s.uuids = []
+                s.all = false
+            }
+            return (s.all, s.uuids)
+        }
+    }
+
+    /// Puts back domains discovery could not read again this time (they stay changed).
+    func restore(_ uuids: some Sequence<String>) { state.withLock { $0.uuids.formUnion(uuids) } }
+
+    /// Events received since start (for tests and the status page).
+    public var events: Int { state.withLock { $0.events } }
+}
+
+extension LibvirtConnection {
+    /// Registers this connection's lifecycle and metadata-change callbacks, which note the domain in
+    /// `changes`. Blocking (an RPC on a remote connection): call it through a `CallGate`. Returns false
+    /// when the driver or the event loop does not deliver events; discovery then falls back to
+    /// re-reading a domain when its id changes.
+    func watch(_ changes: DomainChanges) -> Bool {
+        guard LibvirtEventLoop.running else { return false }
+        let lifecycle: @convention(c) (virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?) -> Void = { _, dom, _, _, opaque in
+            DomainChangesCallback.noted(dom, opaque)
+        }
+        let metadata: @convention(c) (virConnectPtr?, virDomainPtr?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = { _, dom, _, _, opaque in
+            DomainChangesCallback.noted(dom, opaque)
+        }
+        let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { opaque in
+            if let opaque { Unmanaged<DomainChanges>.fromOpaque(opaque).release() }
+        }
+        var ids: [Int32] = []
+        for (event, callback) in [(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue, unsafeBitCast(lifecycle, to: virConnectDomainEventGenericCallback.self)),
+                                  (VIR_DOMAIN_EVENT_ID_METADATA_CHANGE.rawValue, unsafeBitCast(metadata, to: virConnectDomainEventGenericCallback.self))] {
+            let opaque = Unmanaged.passRetained(changes).toOpaque()
+            let id = virConnectDomainEventRegisterAny(pointer, nil, Int32(event), callback, opaque, release)
+            if id < 0 {
+                Unmanaged<DomainChanges>.fromOpaque(opaque).release()
+                for id in ids { virConnectDomainEventDeregisterAny(pointer, id) }
+                return false
+            }
+            ids.append(id)
+        }
+        eventCallbacks.withLock { $0 = ids }
+        return true
+    }
+}
+
+enum DomainChangesCallback {
+    /// Runs on the event loop's thread: the UUID is held by the domain handle, no RPC.
+    static func noted(_ dom: virDomainPtr?, _ opaque: UnsafeMutableRawPointer?) {
+        guard let dom, let opaque else { return }
+        var buf = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
+        guard virDomainGetUUIDString(dom, &buf) == 0 else { return }
+        let uuid = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        Unmanaged<DomainChanges>.fromOpaque(opaque).takeUnretainedValue().note(uuid)
+    }
+}
