@@ -9,7 +9,7 @@ tool=scripts/openstack-env/openstack-env.py
 bench=.build/release/nephometer-bench
 trap 'python3 "$tool" stop --dir "$dir" >/dev/null 2>&1 || true' EXIT
 python3 "$tool" start --dir "$dir" --components rabbitmq >/dev/null
-taskset -c 0 "$bench" bus --env-dir "$dir" --samples "${BUS_SAMPLES:-20000}" --runs "${RUNS:-3}"
+taskset -c 0 "$bench" bus --env-dir "$dir" --samples "${BUS_SAMPLES:-100000}" --runs "${BUS_RUNS:-5}"
 python3 "$tool" stop --dir "$dir" >/dev/null
 python3 "$tool" start --dir "$dir" --components keystone,gnocchi,notification >/dev/null
 taskset -c 0 "$bench" gnocchi --env-dir "$dir" --samples "${GNOCCHI_SAMPLES:-6000}" --warmup 1000 --runs "${RUNS:-3}"

@@ -72,6 +72,22 @@ import TestSupport
         #expect(JSONWriter.string(.object(signed)) == JSONWriter.string(.object(meter)))
     }
 
+    /// The envelope's one-pass escaping equals the reference path (the inner JSON written as a JSON
+    /// string by `JSONWriter`) on random printable ASCII, quotes and backslashes included.
+    @Test func theEnvelopesEscapingEqualsTheReferencePath() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]":, \abcXYZ019.-_/"#.utf8)
+        for n in [0, 1, 2, 17, 300, 5000] {
+            for _ in 0..<20 {
+                let inner = (0..<n).map { _ in Bool.random(using: &rng) ? alphabet.randomElement(using: &rng) ?? 0x20 : UInt8.random(in: 0x20...0x7E, using: &rng) }
+                var reference = Array(#"{"oslo.version": "2.0", "oslo.message": "#.utf8)
+                JSONWriter.write(.string(String(decoding: inner, as: UTF8.self)), into: &reference)
+                reference.append(UInt8(ascii: "}"))
+                #expect(NotificationEnvelope.wrap(inner) == reference, "\(String(decoding: inner, as: UTF8.self))")
+            }
+        }
+    }
+
     @Test func timestampsAreStrOfUtcnow() {
         #expect(NotificationEnvelope.utcnow(Date(timeIntervalSince1970: 1_795_618_323.5)) == "2026-11-25 14:52:03.500000")
         #expect(NotificationEnvelope.utcnow(Date(timeIntervalSince1970: 1_795_618_323)) == "2026-11-25 14:52:03")
@@ -177,7 +193,25 @@ import TestSupport
         for chunk in stride(from: 0, to: samples.count, by: 50).map({ Array(samples[$0..<min($0 + 50, samples.count)]) }) {
             var fast: [UInt8] = []
             encoder.array(chunk, into: &fast)
-            #expect(fast == Self.reference(chunk, secret: secret))
+            let reference = Self.reference(chunk, secret: secret)
+            #expect(fast == reference)
+            // Escaped for the envelope in the same pass: equal to escaping the reference afterwards,
+            // and inside an envelope equal to the reference envelope.
+            var escaped: [UInt8] = []
+            encoder.array(chunk, into: &escaped, escaped: true)
+            var expected: [UInt8] = []
+            JSONStringEscape.append(reference, to: &expected)
+            #expect(escaped == expected)
+            let (id, unique, ts) = (UUID().uuidString.lowercased(), NotificationEnvelope.uniqueID(), NotificationEnvelope.utcnow())
+            let envelope = NotificationEnvelope.escapedBody(publisherID: "ceilometer.polling", eventType: "telemetry.polling", messageID: id,
+                                                            uniqueID: unique, timestamp: ts, payloadSize: escaped.count) { out in
+                out.append(contentsOf: #"{\"samples\": "#.utf8)
+                out.append(contentsOf: escaped)
+                out.append(UInt8(ascii: "}"))
+            }
+            let payload = Array(#"{"samples": "#.utf8) + reference + [UInt8(ascii: "}")]
+            #expect(envelope == NotificationEnvelope.body(publisherID: "ceilometer.polling", eventType: "telemetry.polling", payloadJSON: payload,
+                                                          messageID: id, uniqueID: unique, timestamp: ts))
         }
     }
 }

@@ -4,7 +4,8 @@ import Logging
 import NephometerCore
 
 /// The delivery layer every network publisher shares (HTTP, the notification bus, Gnocchi): batches
-/// go out in order, one at a time, and nothing is lost while the far end is down.
+/// go out in order — one at a time, or as many as the transport's `window` (the bus: several messages
+/// awaiting their publisher confirms) — and nothing is lost while the far end is down.
 ///
 /// - A batch is kept in memory and sent at once. One that is not delivered within `spoolAfter`
 ///   seconds, or that meets a failing far end, is written to the on-disk spool (`SpoolLog`, fsync'd)
@@ -43,7 +44,8 @@ public actor Delivery {
     private var nextID: UInt64 = 1
     private var heldBytes = 0
     private var diskBytes = 0
-    private var inFlight: UInt64?
+    /// Entries being sent now (up to the transport's window).
+    private var inFlight: Set<UInt64> = []
     private var stats = DeliveryStatistics()
 
     private var spool: SpoolLog?
@@ -181,43 +183,63 @@ public actor Delivery {
     // MARK: Sending
 
     private func deliverQueue() async {
-        while let head = queue.first, !Task.isCancelled, !closing {
-            guard let batch = await load(head) else { continue }
-            inFlight = head.id
-            let outcome = await transport.send(batch)
-            inFlight = nil
-            switch outcome {
-            case .delivered:
-                finish(head.id)
-                stats.deliveredBatches += 1
-                stats.deliveredSamples += head.samples
+        while !queue.isEmpty, !Task.isCancelled, !closing {
+            // The oldest batches, as many as the transport can have unacknowledged at once.
+            let heads = Array(queue.prefix(max(1, transport.window)))
+            inFlight = Set(heads.map(\.id))
+            var sending: [Entry] = []
+            var batches: [DeliveryBatch] = []
+            for e in heads {
+                if let b = await load(e) {
+                    sending.append(e)
+                    batches.append(b)
+                } else {
+                    inFlight.remove(e.id)
+                }
+            }
+            guard !batches.isEmpty else { continue }
+            let outcomes = batches.count == 1 ? [await transport.send(batches[0])] : await transport.send(group: batches)
+            inFlight = []
+            var failure: String?
+            for (head, outcome) in zip(sending, outcomes) {
+                switch outcome {
+                case .delivered:
+                    finish(head.id)
+                    stats.deliveredBatches += 1
+                    stats.deliveredSamples += head.samples
+                case .refused(let why):
+                    finish(head.id)
+                    stats.refusedBatches += 1
+                    stats.refusedSamples += head.samples
+                    if let line = refusalLog.line("\(name): a batch of \(head.samples) sample(s) was refused and dropped (not retried): \(why)", at: Time.monotonic()) {
+                        logger.error("\(line)")
+                    }
+                case .failed(let why):
+                    failure = failure ?? why
+                }
+            }
+            if failure == nil, outcomes.count < batches.count { failure = "the transport stopped after \(outcomes.count) of \(batches.count) batches" }
+            guard let why = failure else {
                 attempts = 0
                 if let since = failingSince {
                     failingSince = nil
                     logger.notice("\(name): delivering again after \(Self.seconds(Time.monotonic() - since)); \(queue.count) batch(es) still waiting")
                 }
-            case .refused(let why):
-                finish(head.id)
-                stats.refusedBatches += 1
-                stats.refusedSamples += head.samples
-                if let line = refusalLog.line("\(name): a batch of \(head.samples) sample(s) was refused and dropped (not retried): \(why)", at: Time.monotonic()) {
-                    logger.error("\(line)")
-                }
-            case .failed(let why):
-                if Task.isCancelled { return }
-                stats.failedAttempts += 1
-                attempts += 1
-                if failingSince == nil {
-                    failingSince = Time.monotonic()
-                    let whereTo = options.spoolDirectory.map { "the spool in \($0)" } ?? "memory"
-                    logger.warning("\(name): \(why); keeping batches in \(whereTo) and retrying with backoff")
-                } else {
-                    logger.debug("\(name): still failing: \(why)")
-                }
-                spillWake?.yield()
-                if closing { return }
-                if attempts > options.retries { await backoff(attempts - options.retries) }
+                continue
             }
+            if Task.isCancelled { return }
+            stats.failedAttempts += 1
+            attempts += 1
+            if failingSince == nil {
+                failingSince = Time.monotonic()
+                let whereTo = options.spoolDirectory.map { "the spool in \($0)" } ?? "memory"
+                logger.warning("\(name): \(why); keeping batches in \(whereTo) and retrying with backoff")
+            } else {
+                logger.debug("\(name): still failing: \(why)")
+            }
+            spillWake?.yield()
+            if closing { return }
+            if attempts > options.retries { await backoff(attempts - options.retries) }
         }
     }
 
@@ -404,7 +426,7 @@ public actor Delivery {
         guard diskBytes > limit else { return }
         var dropped = 0
         var droppedSamples = 0
-        for e in queue where e.diskSequence != nil && e.id != inFlight {
+        for e in queue where e.diskSequence != nil && !inFlight.contains(e.id) {
             guard diskBytes > limit else { break }
             drop(e.id, reason: "spool_full")
             dropped += 1
@@ -419,7 +441,7 @@ public actor Delivery {
     private func enforceAge() {
         let cutoff = Date().timeIntervalSince1970 - options.spoolMaxAge
         var dropped = 0
-        for e in queue where e.created < cutoff && e.id != inFlight {
+        for e in queue where e.created < cutoff && !inFlight.contains(e.id) {
             drop(e.id, reason: "max_age")
             dropped += e.samples
         }
@@ -434,7 +456,7 @@ public actor Delivery {
         releaseBodies()
         guard heldBytes > options.memoryBytes else { return }
         var dropped = 0
-        for e in queue where e.diskSequence == nil && e.id != inFlight && !e.spilling {
+        for e in queue where e.diskSequence == nil && !inFlight.contains(e.id) && !e.spilling {
             guard heldBytes > options.memoryBytes else { break }
             drop(e.id, reason: "memory")
             dropped += e.samples
@@ -450,7 +472,7 @@ public actor Delivery {
         guard heldBytes > options.memoryBytes, queue.count > 1 else { return }
         for i in queue.indices.reversed() where i > 0 {
             guard heldBytes > options.memoryBytes else { return }
-            if queue[i].diskSequence != nil, queue[i].body != nil, queue[i].id != inFlight {
+            if queue[i].diskSequence != nil, queue[i].body != nil, !inFlight.contains(queue[i].id) {
                 queue[i].body = nil
                 heldBytes -= queue[i].bytes
             }
@@ -500,7 +522,7 @@ public actor Delivery {
         workWake?.finish()
         spillWake?.finish()
         let inFlightDeadline = Time.monotonic() + grace + 30
-        while inFlight != nil, Time.monotonic() < inFlightDeadline { try? await Task.sleep(for: .milliseconds(10)) }
+        while !inFlight.isEmpty, Time.monotonic() < inFlightDeadline { try? await Task.sleep(for: .milliseconds(10)) }
         standalone?.cancel()
         await standalone?.value
         if !spoolOpened, options.spoolDirectory != nil, !queue.isEmpty { await openSpool() }

@@ -10,6 +10,27 @@ public protocol DeliveryTransport: Sendable {
     func probe() async -> Bool
     /// Releases connections; called once when the delivery closes.
     func shutdown() async
+    /// How many batches the transport can have unacknowledged at once (AMQP publisher confirms: many;
+    /// an HTTP request: one). The delivery hands it up to this many at a time, oldest first.
+    var window: Int { get }
+    /// Sends several batches in order and returns each one's outcome, in the same order. It may return
+    /// fewer outcomes than batches: those without one were not attempted and stay queued.
+    func send(group: [DeliveryBatch]) async -> [DeliveryOutcome]
+}
+
+extension DeliveryTransport {
+    public var window: Int { 1 }
+
+    /// One batch after another, stopping at the first that is not delivered or refused.
+    public func send(group: [DeliveryBatch]) async -> [DeliveryOutcome] {
+        var out: [DeliveryOutcome] = []
+        for b in group {
+            let o = await send(b)
+            out.append(o)
+            if case .failed = o { break }
+        }
+        return out
+    }
 }
 
 /// An encoded batch as the spool keeps it.

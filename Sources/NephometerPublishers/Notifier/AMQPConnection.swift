@@ -121,7 +121,10 @@ final class AMQPHandler: ChannelInboundHandler {
     /// Confirms restart from 1 after confirm.select on a fresh channel.
     func resetConfirms() { nextTag = 0; confirms = [:] }
 
-    func publish(channel: UInt16, exchange: String, routingKey: String, body: [UInt8], frameMax: Int, loop: EventLoop) -> EventLoopFuture<Void> {
+    /// Writes one message (method, header and body frames); flushes the socket unless `flush` is false
+    /// (a group flushes once, after its last message). The future completes with its confirm.
+    func publish(channel: UInt16, exchange: String, routingKey: String, body: [UInt8], frameMax: Int, flush: Bool = true,
+                 loop: EventLoop) -> EventLoopFuture<Void> {
         if let dead { return loop.makeFailedFuture(dead) }
         guard let context else { return loop.makeFailedFuture(AMQPError.connection("not connected")) }
         nextTag += 1
@@ -138,9 +141,11 @@ final class AMQPHandler: ChannelInboundHandler {
             out.writeBytes(body[at..<at + n]); out.writeInteger(AMQPFrame.end)
             at += n
         }
-        context.writeAndFlush(NIOAny(out), promise: nil)
+        if flush { context.writeAndFlush(NIOAny(out), promise: nil) } else { context.write(NIOAny(out), promise: nil) }
         return promise.futureResult
     }
+
+    func flush() { context?.flush() }
 
     /// A call took too long: the connection's state is unknown, so it ends.
     func timeOut(_ e: AMQPError) { fail(e, close: true) }
@@ -287,6 +292,37 @@ final class AMQPConnection: Sendable {
             h.publish(channel: 1, exchange: exchange, routingKey: routingKey, body: body, frameMax: frameMax, loop: loop)
         }
     }
+
+    /// Publishes several messages in order with one hop to the event loop and one flush, and waits for
+    /// every confirm (or the timeout, which ends the connection): the result of each, in order.
+    func publish(exchange: String, group: [(routingKey: String, body: [UInt8])], timeout: Double) async -> [Result<Void, AMQPError>] {
+        let frameMax = frameMax, peer = peer
+        let messages = group.map { Message(routingKey: $0.routingKey, body: $0.body) }
+        do {
+            let results = try await onLoop(timeout: timeout, what: "waiting for the broker's confirms") { h, loop in
+                var futures: [EventLoopFuture<Void>] = []
+                futures.reserveCapacity(messages.count)
+                for m in messages {
+                    futures.append(h.publish(channel: 1, exchange: exchange, routingKey: m.routingKey, body: m.body, frameMax: frameMax, flush: false, loop: loop))
+                }
+                h.flush()
+                return EventLoopFuture.whenAllComplete(futures, on: loop)
+            }
+            return results.map { r in
+                r.mapError { $0 as? AMQPError ?? .connection("\(peer): \($0)") }
+            }
+        } catch {
+            return Array(repeating: .failure(error), count: group.count)
+        }
+    }
+
+    private struct Message: Sendable {
+        let routingKey: String
+        let body: [UInt8]
+    }
+
+    /// True while the connection is usable (no thread hop: a flag the event loop sets).
+    var isAlive: Bool { !deadFlag.isSet }
 
     var alive: Bool { get async { !deadFlag.isSet } }
 

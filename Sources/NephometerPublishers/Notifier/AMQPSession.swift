@@ -44,6 +44,29 @@ actor AMQPSession {
         }
     }
 
+    /// Publishes messages in order, several awaiting their confirms at once; the result of each, in
+    /// order. Fewer results than messages: the rest were not attempted (no connection, a declaration
+    /// failed).
+    func publish(group: [(routingKey: String, body: [UInt8])]) async -> [Result<Void, AMQPError>] {
+        let c: AMQPConnection
+        do {
+            c = try await connected()
+            var declared: Set<String> = []
+            for m in group where declared.insert(m.routingKey).inserted { try await declare(m.routingKey, on: c) }
+        } catch {
+            if let c = current { await forget(c, after: error) }
+            return [.failure(error)]
+        }
+        let results = await c.publish(exchange: settings.exchange, group: group, timeout: settings.timeout)
+        for r in results {
+            if case .failure(let e) = r {
+                await forget(c, after: e)
+                break
+            }
+        }
+        return results
+    }
+
     /// True when a broker accepts a login now (the connection is kept for the next publish).
     func probe() async -> Bool { (try? await connected()) != nil }
 
@@ -53,7 +76,7 @@ actor AMQPSession {
     }
 
     private func connected() async throws(AMQPError) -> AMQPConnection {
-        if let c = current, await c.alive { return c }
+        if let c = current, c.isAlive { return c }
         current = nil
         exchangeDeclared = false
         queues = []

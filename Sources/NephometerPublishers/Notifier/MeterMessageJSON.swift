@@ -9,7 +9,8 @@ import NephometerCore
 final class MeterMessageJSON {
     private let hmac: KeyedHMAC?
     private var input = ByteWriter(capacity: 16 * 1024)
-    private var cache = MetadataRenderCache<(hmac: [UInt8], json: [UInt8])>()
+    private var cache = MetadataRenderCache<(hmac: [UInt8], json: [UInt8], escaped: [UInt8])>()
+    private var scratch: [UInt8] = []
 
     init(secret: String) {
         hmac = secret.isEmpty ? nil : KeyedHMAC(key: Array(secret.utf8))
@@ -17,30 +18,47 @@ final class MeterMessageJSON {
 
     deinit { input.deallocate() }
 
-    /// `[message, message, ...]` for the samples.
-    func array(_ samples: some Collection<Sample>, into out: inout [UInt8]) {
+    /// `[message, message, ...]` for the samples. `escaped`: as the inside of a JSON string (the
+    /// notification envelope's `oslo.message`), every quote and backslash with a backslash before it.
+    func array(_ samples: some Collection<Sample>, into out: inout [UInt8], escaped: Bool = false) {
         out.append(UInt8(ascii: "["))
         var first = true
         for s in samples {
             if !first { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
             first = false
-            message(s, into: &out)
+            message(s, into: &out, escaped: escaped)
         }
         out.append(UInt8(ascii: "]"))
     }
 
-    private func metadataParts(_ m: MetadataObject) -> (hmac: [UInt8], json: [UInt8]) {
-        cache.rendering(of: m) { m in (MetadataRenderCache<Void>.hmacInput(m), JSONWriter.bytes(.object(m))) }
+    private func metadataParts(_ m: MetadataObject) -> (hmac: [UInt8], json: [UInt8], escaped: [UInt8]) {
+        cache.rendering(of: m) { m in
+            let json = JSONWriter.bytes(.object(m))
+            var escaped: [UInt8] = []
+            escaped.reserveCapacity(json.count + json.count / 4)
+            JSONStringEscape.append(json, to: &escaped)
+            return (MetadataRenderCache<Void>.hmacInput(m), json, escaped)
+        }
     }
 
-    func message(_ s: Sample, into out: inout [UInt8]) {
+    func message(_ s: Sample, into out: inout [UInt8], escaped: Bool = false) {
         let meta = metadataParts(s.resourceMetadata)
-        func key(_ k: StaticString) {
+        func quote() {
+            if escaped { out.append(UInt8(ascii: "\\")) }
             out.append(UInt8(ascii: "\""))
-            k.withUTF8Buffer { out.append(contentsOf: $0) }
-            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":"), UInt8(ascii: " ")])
         }
-        func string(_ v: String) { JSONWriter.write(.string(v), into: &out) }
+        func key(_ k: StaticString) {
+            quote()
+            k.withUTF8Buffer { out.append(contentsOf: $0) }
+            quote()
+            out.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: " ")])
+        }
+        func string(_ v: String) {
+            guard escaped else { return JSONWriter.write(.string(v), into: &out) }
+            scratch.removeAll(keepingCapacity: true)
+            JSONWriter.write(.string(v), into: &scratch)
+            JSONStringEscape.append(scratch, to: &out)
+        }
         func optional(_ v: String?) { if let v { string(v) } else { out.append(contentsOf: "null".utf8) } }
         func comma() { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
         out.append(UInt8(ascii: "{"))
@@ -55,13 +73,13 @@ final class MeterMessageJSON {
         key("project_name"); optional(s.projectName); comma()
         key("resource_id"); string(s.resourceID); comma()
         key("timestamp"); optional(s.timestamp); comma()
-        key("resource_metadata"); out.append(contentsOf: meta.json); comma()
+        key("resource_metadata"); out.append(contentsOf: escaped ? meta.escaped : meta.json); comma()
         key("message_id"); string(s.id); comma()
         key("monotonic_time")
         if let m = s.monotonicTime { JSONWriter.write(.double(m), into: &out) } else { out.append(contentsOf: "null".utf8) }
         comma()
         key("message_signature")
-        out.append(UInt8(ascii: "\""))
+        quote()
         if let hmac {
             input.removeAll()
             MeterMessageEncoder.appendHMACInput(s, metadata: meta.hmac, into: &input)
@@ -71,7 +89,7 @@ final class MeterMessageJSON {
             }
             out.append(contentsOf: hex)
         }
-        out.append(UInt8(ascii: "\""))
+        quote()
         out.append(UInt8(ascii: "}"))
     }
 }

@@ -108,15 +108,19 @@ public final class NotifierPublisher: Publisher {
 
     private func send(eventType: String, _ samples: some Collection<Sample>, wrapped: Bool) async {
         let batch = Array(samples)
+        // The payload written once, already escaped as the inside of the envelope's `oslo.message`.
         let list = encoder.withLock { e -> [UInt8] in
             var out: [UInt8] = []
-            out.reserveCapacity(batch.count * 1_100)
-            e.array(batch, into: &out)
+            out.reserveCapacity(batch.count * 1_300)
+            e.array(batch, into: &out, escaped: true)
             return out
         }
-        let payload: [UInt8] = wrapped ? Array(#"{"samples": "#.utf8) + list + [UInt8(ascii: "}")] : list
         for topic in topics {
-            let body = NotificationEnvelope.body(publisherID: publisherID, eventType: eventType, payloadJSON: payload)
+            let body = NotificationEnvelope.escapedBody(publisherID: publisherID, eventType: eventType, payloadSize: list.count + 16) { out in
+                if wrapped { out.append(contentsOf: #"{\"samples\": "#.utf8) }
+                out.append(contentsOf: list)
+                if wrapped { out.append(UInt8(ascii: "}")) }
+            }
             await delivery.submit(DeliveryBatch(body: body, tag: "\(topic).sample", samples: samples.count))
         }
     }
@@ -133,6 +137,25 @@ struct NotifierTransport: DeliveryTransport {
             return .delivered
         } catch {
             return dropOnFailure ? .refused("policy=drop: \(error)") : .failed(error.description)
+        }
+    }
+
+    /// Messages awaiting their publisher confirms at once: one hop to the event loop, one socket flush
+    /// and one wait for a group (oslo's driver confirms one message at a time).
+    static let confirmWindow = 32
+    var window: Int { Self.confirmWindow }
+
+    func send(group: [DeliveryBatch]) async -> [DeliveryOutcome] {
+        var results = await session.publish(group: group.map { ($0.tag, $0.body) })
+        // policy=drop: what was not attempted is dropped with the failure's reason too.
+        if dropOnFailure, results.count < group.count, let last = results.last {
+            results += Array(repeating: last, count: group.count - results.count)
+        }
+        return results.map { r in
+            switch r {
+            case .success: return .delivered
+            case .failure(let e): return dropOnFailure ? .refused("policy=drop: \(e)") : .failed(e.description)
+            }
         }
     }
 
