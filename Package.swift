@@ -43,6 +43,8 @@ let package = Package(
         // sendmmsg/recvmmsg (need _GNU_SOURCE, which Swift's Glibc module does not set).
         .target(name: "CNephometerNet", path: "Sources/CNephometerNet"),
         .target(name: "CNephometerProcess", path: "Sources/CNephometerProcess"),
+        // libvirt's event loop for the domain-events connection only (see its header).
+        .target(name: "CLibvirtEvents", path: "Sources/CLibvirtEvents", linkerSettings: [.linkedLibrary("virt")]),
         // SHA-256/224 and HMAC-SHA256 without allocation, on the CPU's SHA extensions when present
         // (UDP signing, Nova's hostId).
         .target(name: "CNephometerSHA256", path: "Sources/CNephometerSHA256"),
@@ -90,7 +92,7 @@ let package = Package(
         // libvirt connection, Nova-metadata discovery, compute pollsters.
         .target(
             name: "NephometerCompute",
-            dependencies: ["NephometerCore", "NephometerConfig", "CLibvirt", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["NephometerCore", "NephometerConfig", "CLibvirt", "CLibvirtEvents", .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")],
             exclude: ["README.md"],
             swiftSettings: strict

@@ -1,23 +1,18 @@
 import CLibvirt
+import CLibvirtEvents
 import Foundation
 import Synchronization
 
-/// libvirt's default event loop, on a thread of its own for the life of the process. It must be
-/// registered before the first connection opens for that connection to deliver domain events (and
-/// to keep itself alive with libvirt's keepalive messages); `LibvirtConnection.open` makes sure.
+/// libvirt's event loop, on a thread of its own for the life of the process (`CLibvirtEvents`). It
+/// serves only the connection opened for domain events: libvirt's default loop also watched every
+/// polling connection's socket, so each RPC reply woke its thread too (0.3 s of CPU per cycle at 1000
+/// domains behind libvirtd, polled every 2 s). It must be registered before the first connection opens;
+/// `LibvirtConnection.open` makes sure. `NEPHOMETER_LIBVIRT_EVENTS=0` leaves it out.
 enum LibvirtEventLoop {
-    /// True when the loop runs; false when libvirt could not register it (events are then not used).
+    /// True when the loop runs; false when it is turned off or libvirt could not register it.
     static let running: Bool = {
-        guard virEventRegisterDefaultImpl() == 0 else { return false }
-        let thread = Thread {
-            while true {
-                // Returns after each round of events and timers; an error (none is expected) must not spin.
-                if virEventRunDefaultImpl() < 0 { Thread.sleep(forTimeInterval: 0.1) }
-            }
-        }
-        thread.name = "nephometer.libvirt-events"
-        thread.start()
-        return true
+        if ProcessInfo.processInfo.environment["NEPHOMETER_LIBVIRT_EVENTS"] == "0" { return false }
+        return nephometer_libvirt_events_start() == 0
     }()
 }
 
@@ -65,12 +60,20 @@ public final class DomainChanges: Sendable {
 }
 
 extension LibvirtConnection {
-    /// Registers this connection's lifecycle and metadata-change callbacks, which note the domain in
-    /// `changes`. Blocking (an RPC on a remote connection): call it through a `CallGate`. Returns false
-    /// when the driver or the event loop does not deliver events; discovery then falls back to
-    /// re-reading a domain when its id changes.
-    func watch(_ changes: DomainChanges) -> Bool {
-        guard LibvirtEventLoop.running else { return false }
+    /// A second connection to `uri` that delivers lifecycle and metadata-change events into `changes`
+    /// (the only connection the event loop serves), or nil when events are off, the URI is libvirt's
+    /// in-process test driver (nothing outside the process can change it), or the driver refuses.
+    /// Blocking (RPCs): call it through a `CallGate`.
+    static func openEvents(uri: String, changes: DomainChanges) -> LibvirtConnection? {
+        guard LibvirtEventLoop.running, !uri.hasPrefix("test:///") else { return nil }
+        nephometer_libvirt_events_accept(1)
+        defer { nephometer_libvirt_events_accept(0) }
+        guard let p = virConnectOpenReadOnly(uri) else { return nil }
+        let c = LibvirtConnection(uri: uri, pointer: p)
+        return c.register(changes) ? c : nil
+    }
+
+    private func register(_ changes: DomainChanges) -> Bool {
         let lifecycle: @convention(c) (virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?) -> Void = { _, dom, _, _, opaque in
             DomainChangesCallback.noted(dom, opaque)
         }

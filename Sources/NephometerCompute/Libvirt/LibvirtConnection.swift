@@ -139,15 +139,17 @@ public struct InterfaceStats: Sendable, Hashable {
 public final class LibvirtConnection: @unchecked Sendable {
     public let uri: String
     let pointer: virConnectPtr
-    /// Ids of the domain-event callbacks registered on this connection (`watch`).
+    /// Ids of the domain-event callbacks registered on this connection (`openEvents`).
     let eventCallbacks = Mutex<[Int32]>([])
+    /// The connection that delivers this one's domain events; closed with it.
+    let events = Mutex<LibvirtConnection?>(nil)
 
     private static let silenceErrors: Void = {
         // libvirt prints every error to stderr unless an error handler is set; we report errors ourselves.
         virSetErrorFunc(nil, { _, _ in })
     }()
 
-    private init(uri: String, pointer: virConnectPtr) {
+    init(uri: String, pointer: virConnectPtr) {
         self.uri = uri
         self.pointer = pointer
     }

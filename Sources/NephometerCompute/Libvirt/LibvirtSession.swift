@@ -51,7 +51,9 @@ public actor LibvirtSession {
         let changes = self.changes
         switch await gate.run("open", seconds: deadline, { () throws -> Opened in
             let c = try LibvirtConnection.open(uri: uri)
-            return Opened(connection: c, watching: c.watch(changes))
+            let events = LibvirtConnection.openEvents(uri: uri, changes: changes)
+            c.events.withLock { $0 = events }
+            return Opened(connection: c, watching: events != nil)
         }) {
         case .value(let opened):
             let c = opened.connection
@@ -60,7 +62,7 @@ public actor LibvirtSession {
             // What changed before this connection's events began is unknown.
             changes.noteAll()
             watching = opened.watching
-            if !opened.watching {
+            if !opened.watching, LibvirtEventLoop.running, !uri.hasPrefix("test:///") {
                 once.log(logger, .notice, key: "events", "libvirt at \(uri) does not deliver domain events; a changed Nova metadata (a renamed or resized instance) is read again only when its domain restarts")
             }
             // A replacement for a retired connection talks to the same daemon: caches stay valid.
