@@ -174,8 +174,8 @@ static void *run(void *unused) {
                 struct timer *t = &timers[i];
                 if (!t->deleted && t->expires >= 0 && t->expires <= now) {
                     cb = t->cb; opaque = t->opaque; id = t->id;
-                    t->expires = now + (t->interval > 0 ? t->interval : 0);
-                    if (t->interval == 0) t->expires = now + 1; /* fires again next round, not in this loop */
+                    /* Re-armed; an interval of 0 fires again in the next round, not in this one. */
+                    t->expires = now + (t->interval > 0 ? t->interval : 1);
                     break;
                 }
             }
@@ -222,11 +222,4 @@ void nephometer_libvirt_events_accept(int on) {
     pthread_mutex_lock(&lock);
     accepting = on;
     pthread_mutex_unlock(&lock);
-}
-
-int nephometer_libvirt_events_handles(void) {
-    pthread_mutex_lock(&lock);
-    int n = nhandles + ntimers;
-    pthread_mutex_unlock(&lock);
-    return n;
 }

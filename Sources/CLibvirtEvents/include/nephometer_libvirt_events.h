@@ -14,7 +14,4 @@ int nephometer_libvirt_events_start(void);
    connection and registering its callbacks. */
 void nephometer_libvirt_events_accept(int on);
 
-/* Handles and timers served now (for tests). */
-int nephometer_libvirt_events_handles(void);
-
 #endif

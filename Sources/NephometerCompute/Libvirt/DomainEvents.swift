@@ -55,7 +55,7 @@ public final class DomainChanges: Sendable {
     /// Puts back domains discovery could not read again this time (they stay changed).
     func restore(_ uuids: some Sequence<String>) { state.withLock { $0.uuids.formUnion(uuids) } }
 
-    /// Events received since start (for tests and the status page).
+    /// Events received since start.
     public var events: Int { state.withLock { $0.events } }
 }
 

@@ -11,8 +11,6 @@ public actor LibvirtSession {
     public nonisolated let gate = CallGate(label: "nephometer.libvirt")
     /// Domains libvirt's events reported changed (every connection registers for them).
     public nonisolated let changes = DomainChanges()
-    /// Whether the current connection delivers domain events.
-    public private(set) var watching = false
     private let once = LogOnce()
     private var connection: LibvirtConnection?
     private var failures = 0
@@ -61,7 +59,6 @@ public actor LibvirtSession {
             connected = true
             // What changed before this connection's events began is unknown.
             changes.noteAll()
-            watching = opened.watching
             if !opened.watching, LibvirtEventLoop.running, !uri.hasPrefix("test:///") {
                 once.log(logger, .notice, key: "events", "libvirt at \(uri) does not deliver domain events; a changed Nova metadata (a renamed or resized instance) is read again only when its domain restarts")
             }

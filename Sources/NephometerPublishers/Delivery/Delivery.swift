@@ -198,7 +198,7 @@ public actor Delivery {
                 }
             }
             guard !batches.isEmpty else { continue }
-            let outcomes = batches.count == 1 ? [await transport.send(batches[0])] : await transport.send(group: batches)
+            let outcomes = await transport.send(group: batches)
             inFlight = []
             var failure: String?
             for (head, outcome) in zip(sending, outcomes) {

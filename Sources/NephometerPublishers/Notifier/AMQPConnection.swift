@@ -285,14 +285,6 @@ final class AMQPConnection: Sendable {
         }
     }
 
-    /// Publishes one message and waits for the broker's confirm.
-    func publish(exchange: String, routingKey: String, body: [UInt8], timeout: Double) async throws(AMQPError) {
-        let frameMax = frameMax
-        try await onLoop(timeout: timeout, what: "waiting for the broker's confirm") { h, loop in
-            h.publish(channel: 1, exchange: exchange, routingKey: routingKey, body: body, frameMax: frameMax, loop: loop)
-        }
-    }
-
     /// Publishes several messages in order with one hop to the event loop and one flush, and waits for
     /// every confirm (or the timeout, which ends the connection): the result of each, in order.
     func publish(exchange: String, group: [(routingKey: String, body: [UInt8])], timeout: Double) async -> [Result<Void, AMQPError>] {
@@ -323,8 +315,6 @@ final class AMQPConnection: Sendable {
 
     /// True while the connection is usable (no thread hop: a flag the event loop sets).
     var isAlive: Bool { !deadFlag.isSet }
-
-    var alive: Bool { get async { !deadFlag.isSet } }
 
     /// Why the broker blocks publishing (a memory or disk alarm), if it does.
     var blockedReason: String? {

@@ -32,18 +32,6 @@ actor AMQPSession {
         connection = c
     }
 
-    /// Publishes one message and returns once the broker confirmed it.
-    func publish(routingKey: String, body: [UInt8]) async throws(AMQPError) {
-        let c = try await connected()
-        do {
-            try await declare(routingKey, on: c)
-            try await c.publish(exchange: settings.exchange, routingKey: routingKey, body: body, timeout: settings.timeout)
-        } catch {
-            await forget(c, after: error)
-            throw error
-        }
-    }
-
     /// Publishes messages in order, several awaiting their confirms at once; the result of each, in
     /// order. Fewer results than messages: the rest were not attempted (no connection, a declaration
     /// failed).

@@ -18,50 +18,14 @@ public enum NotificationEnvelope {
     public static func body(publisherID: String, eventType: String, payloadJSON: [UInt8],
                             messageID: String = UUID().uuidString.lowercased(), uniqueID: String = uniqueID(),
                             timestamp: String = utcnow()) -> [UInt8] {
-        body(publisherID: publisherID, eventType: eventType, messageID: messageID, uniqueID: uniqueID, timestamp: timestamp,
-             payloadSize: payloadJSON.count) { $0.append(contentsOf: payloadJSON) }
-    }
-
-    /// The same with the payload's JSON appended by `writePayload` (no copy of it of its own).
-    static func body(publisherID: String, eventType: String, messageID: String = UUID().uuidString.lowercased(),
-                     uniqueID: String = uniqueID(), timestamp: String = utcnow(), payloadSize: Int,
-                     _ writePayload: (inout [UInt8]) -> Void) -> [UInt8] {
-        var inner: [UInt8] = []
-        inner.reserveCapacity(payloadSize + 320)
-        func field(_ key: String, _ value: String, last: Bool = false) {
-            JSONWriter.write(.string(key), into: &inner)
-            inner.append(contentsOf: ": ".utf8)
-            JSONWriter.write(.string(value), into: &inner)
-            if !last { inner.append(contentsOf: ", ".utf8) }
-        }
-        inner.append(UInt8(ascii: "{"))
-        field("message_id", messageID)
-        field("publisher_id", publisherID)
-        field("event_type", eventType)
-        field("priority", "SAMPLE")
-        inner.append(contentsOf: #""payload": "#.utf8)
-        writePayload(&inner)
-        inner.append(contentsOf: ", ".utf8)
-        field("timestamp", timestamp)
-        field("_unique_id", uniqueID, last: true)
-        inner.append(UInt8(ascii: "}"))
-        return wrap(inner)
-    }
-
-    /// `{"oslo.version": "2.0", "oslo.message": "<inner as a JSON string>"}` (the reference path; the
-    /// publisher writes the inner message escaped in the first place, see `escapedBody`).
-    static func wrap(_ inner: [UInt8]) -> [UInt8] {
-        var out = Array(head)
-        out.reserveCapacity(inner.count + inner.count / 4 + 48)
-        JSONStringEscape.append(inner, to: &out)
-        out.append(contentsOf: tail)
-        return out
+        escapedBody(publisherID: publisherID, eventType: eventType, messageID: messageID, uniqueID: uniqueID, timestamp: timestamp,
+                    payloadSize: payloadJSON.count + payloadJSON.count / 4) { JSONStringEscape.append(payloadJSON, to: &$0) }
     }
 
     static let head = Array(#"{"oslo.version": "2.0", "oslo.message": ""#.utf8)
     static let tail = Array(#""}"#.utf8)
 
-    /// The same bytes as `body`, written in one pass: the inner message's own fields are escaped here,
+    /// The envelope written in one pass: the inner message's own fields are escaped here,
     /// and `writeEscapedPayload` appends the payload already escaped as the inside of a JSON string
     /// (`MeterMessageJSON` in escaped mode, with each metadata tree's escaped rendering cached). An
     /// escaping pass over the whole message was the largest cost of a publish.

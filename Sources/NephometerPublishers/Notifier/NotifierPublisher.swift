@@ -126,18 +126,14 @@ public final class NotifierPublisher: Publisher {
     }
 }
 
-/// One publish with confirm per batch; the routing key travels in the batch's tag (kept in the spool).
+/// Publishes with confirms, a window of messages at a time; the routing key travels in the batch's tag
+/// (kept in the spool).
 struct NotifierTransport: DeliveryTransport {
     let session: AMQPSession
     let dropOnFailure: Bool
 
     func send(_ batch: DeliveryBatch) async -> DeliveryOutcome {
-        do {
-            try await session.publish(routingKey: batch.tag, body: batch.body)
-            return .delivered
-        } catch {
-            return dropOnFailure ? .refused("policy=drop: \(error)") : .failed(error.description)
-        }
+        await send(group: [batch]).first ?? .failed("not sent")
     }
 
     /// Messages awaiting their publisher confirms at once: one hop to the event loop, one socket flush
