@@ -51,6 +51,9 @@ enum CeilometerPeer {
     static func run(_ script: String, _ arguments: [String], env: OpenStackEnv) throws -> (seconds: Double, cpuSeconds: Double) {
         let python = (env.env["venvs"]?["ceilometer"]?.stringValue).map { "\($0)/bin/python" }
             ?? "\(FileManager.default.temporaryDirectory.path)/nephometer-venv-ceilometer/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw BenchError("the Ceilometer peer needs the ceilometer venv (\(python) is missing): create it with `python3 scripts/openstack-env/openstack-env.py start --dir DIR --components rabbitmq,notification`, then stop that environment")
+        }
         let r = try Command.run(python, [Fixtures.root.appendingPathComponent("Benchmarks/peers/\(script)").path] + arguments, timeout: 1800)
         guard let line = r.stdout.split(separator: "\n").last, let v = try? JSONParser.parse(String(line)),
               let s = v["seconds"]?.numberValue?.doubleValue, let c = v["cpu_seconds"]?.numberValue?.doubleValue else {

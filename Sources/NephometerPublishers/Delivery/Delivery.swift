@@ -43,6 +43,9 @@ public actor Delivery {
     private var queue = Deque<Entry>()
     private var nextID: UInt64 = 1
     private var heldBytes = 0
+    /// Bytes of entries in memory that are not on disk yet (what flow control bounds).
+    private var unspooledBytes = 0
+    private var roomWaiters: [CheckedContinuation<Void, Never>] = []
     private var diskBytes = 0
     /// Entries being sent now (up to the transport's window).
     private var inFlight: Set<UInt64> = []
@@ -83,8 +86,10 @@ public actor Delivery {
 
     // MARK: Intake
 
-    /// Queues a batch. While the far end answers this returns at once; while it fails, it returns
-    /// once the batch is written to the spool and fsync'd (or, with no usable spool, held in memory).
+    /// Queues a batch. While the far end answers this returns at once, or — when `aheadBytes` of
+    /// batches wait unsent and not on disk — once that is no longer so (the far end delivered some, or
+    /// they were spooled after `spoolAfter`); while it fails, it returns once the batch is written to
+    /// the spool and fsync'd (or, with no usable spool, held in memory).
     public func submit(_ batch: DeliveryBatch) async {
         startIfNeeded()
         let e = Entry(id: nextID, body: batch.body, tag: batch.tag, samples: batch.samples, bytes: batch.body.count,
@@ -92,6 +97,7 @@ public actor Delivery {
         nextID += 1
         queue.append(e)
         heldBytes += e.bytes
+        unspooledBytes += e.bytes
         stats.submittedBatches += 1
         stats.submittedSamples += e.samples
         rate.record(bytes: e.bytes, at: e.enqueued)
@@ -101,6 +107,21 @@ public actor Delivery {
         } else if heldBytes > options.memoryBytes {
             spillWake?.yield()
         }
+        while mustWaitForRoom {
+            await withCheckedContinuation { roomWaiters.append($0) }
+        }
+    }
+
+    private var mustWaitForRoom: Bool {
+        options.aheadBytes > 0 && unspooledBytes > options.aheadBytes && failingSince == nil && !closing
+    }
+
+    /// Lets waiting submitters go on once there is room again (or the far end failed, or closing).
+    private func wakeSubmitters() {
+        guard !roomWaiters.isEmpty, !mustWaitForRoom else { return }
+        let waiters = roomWaiters
+        roomWaiters = []
+        for w in waiters { w.resume() }
     }
 
     /// Counts samples a publisher refused before they became a batch (a sample the far end could not
@@ -232,6 +253,7 @@ public actor Delivery {
             attempts += 1
             if failingSince == nil {
                 failingSince = Time.monotonic()
+                wakeSubmitters()
                 let whereTo = options.spoolDirectory.map { "the spool in \($0)" } ?? "memory"
                 logger.warning("\(name): \(why); keeping batches in \(whereTo) and retrying with backoff")
             } else {
@@ -283,6 +305,9 @@ public actor Delivery {
         if e.diskSequence != nil {
             diskBytes -= e.bytes
             advanceCursor()
+        } else {
+            unspooledBytes -= e.bytes
+            wakeSubmitters()
         }
     }
 
@@ -375,7 +400,9 @@ public actor Delivery {
                 queue[i].diskSequence = seq
                 queue[i].spilling = false
                 diskBytes += queue[i].bytes
+                unspooledBytes -= queue[i].bytes
             }
+            wakeSubmitters()
             stats.spoolWrites += sequences.count
             if let p = spoolProblem {
                 spoolProblem = nil
@@ -518,6 +545,7 @@ public actor Delivery {
             }
         }
         closing = true
+        wakeSubmitters()
         // The loops end: their streams finish; an attempt in flight gets its own timeout to finish.
         workWake?.finish()
         spillWake?.finish()

@@ -71,6 +71,12 @@ public struct DeliveryOptions: Sendable, Hashable {
     public var spoolMaxAge: Double = 86_400
     /// Memory for batches: those not yet spooled, plus copies of spooled ones.
     public var memoryBytes: Int = 64 << 20
+    /// Flow control: while the far end answers, `submit` returns only once fewer than this many bytes
+    /// of batches wait in memory and not yet on disk, so what a cycle encodes goes out at the far
+    /// end's pace instead of piling up in memory (a thousand instances: ~15 MiB of HTTP bodies at
+    /// once). A far end too slow to keep up costs at most `spoolAfter`: batches older than that are
+    /// spooled and no longer count. Room for the bus's confirm window (32 messages).
+    public var aheadBytes: Int = 4 << 20
     /// A batch not delivered within this many seconds is written to the spool; 0 writes every batch
     /// before its first attempt.
     public var spoolAfter: Double = 1

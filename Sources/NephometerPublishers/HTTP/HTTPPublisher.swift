@@ -133,7 +133,9 @@ public enum HTTPBody {
     /// Python's `json.dumps([sample.as_dict(), ...])`, Ceilometer's batch body.
     public static func json(_ samples: some Collection<Sample>) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "[")]
-        out.reserveCapacity(samples.count * 1100)
+        // Room for the bodies seen so far, so that a body is written into one buffer rather than grown
+        // into one of twice its size (the bodies waiting for the far end are most of the agent's heap).
+        out.reserveCapacity(samples.count * perSample.load(ordering: .relaxed) + 16)
         var first = true
         for s in samples {
             if !first { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
@@ -141,8 +143,12 @@ public enum HTTPBody {
             s.writeJSON(into: &out)
         }
         out.append(UInt8(ascii: "]"))
+        if !samples.isEmpty { perSample.store(out.count / samples.count + 64, ordering: .relaxed) }
         return out
     }
+
+    /// Bytes per sample of the last body, a little more (the next body's estimate).
+    private static let perSample = Synchronization.Atomic<Int>(1100)
 }
 
 /// An HTTP client shut down when released, even if its owner was never closed (AsyncHTTPClient
