@@ -13,10 +13,13 @@ import TestSupport
     /// Sends wait until the test opens the gate; then each is delivered (in order, recorded).
     final class GatedTransport: DeliveryTransport {
         let open = Mutex(false)
+        /// Once open, every send fails (the far end went away).
+        let failing = Mutex(false)
         let received = Mutex<[String]>([])
 
         func send(_ batch: DeliveryBatch) async -> DeliveryOutcome {
             while !open.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(5)) }
+            if failing.withLock({ $0 }) { return .failed("connection refused") }
             received.withLock { $0.append(String(decoding: batch.body.prefix(12), as: UTF8.self)) }
             return .delivered
         }
@@ -37,12 +40,16 @@ import TestSupport
                 await delivery.submit(batch(i))
                 returned.count.withLock { $0 += 1 }
             }
+            let spooled = await delivery.statistics.spooledBatches
+            returned.spooledAfterLast.withLock { $0 = spooled }
         }
         return (task, returned)
     }
 
     final class Returned: Sendable {
         let count = Mutex(0)
+        /// Batches on disk as seen right after the last submit returned.
+        let spooledAfterLast = Mutex(0)
         var value: Int { count.withLock { $0 } }
     }
 
@@ -86,5 +93,24 @@ import TestSupport
         #expect(await eventuallyAsync(timeout: 10) { await delivery.statistics.deliveredBatches == 10 })
         #expect(transport.received.withLock { $0 } == (0..<10).map { String(format: "batch-%06d", $0) }, "each once, in order")
         await delivery.close(grace: 1)
+    }
+
+    @Test func submittersWokenByAFailureReturnOnlyOnceTheirBatchesAreOnDisk() async throws {
+        let dir = TemporaryDirectory("delivery-flow-fail")
+        let transport = GatedTransport()
+        var options = DeliveryOptions(spoolDirectory: "\(dir.path)/spool", spoolAfter: 60)
+        options.aheadBytes = 4000
+        let delivery = Delivery(name: "flow", transport: transport, options: options, logger: Logger(label: "test"))
+        let (task, returned) = Self.submitting(5, to: delivery)
+        #expect(await eventuallyAsync(timeout: 10) { returned.value == 4 })
+        transport.failing.withLock { $0 = true }
+        transport.open.withLock { $0 = true }
+        await task.value
+        // The fifth submit, woken by the failure, returned only once its batch was on disk.
+        #expect(returned.spooledAfterLast.withLock { $0 } == 5)
+        let s = await delivery.statistics
+        #expect(s.queuedBatches == 5 && s.spooledBatches == 5, "\(s)")
+        #expect(transport.received.withLock { $0 }.isEmpty)
+        await delivery.close(grace: 0)
     }
 }

@@ -107,9 +107,14 @@ public actor Delivery {
         } else if heldBytes > options.memoryBytes {
             spillWake?.yield()
         }
+        var waited = false
         while mustWaitForRoom {
+            waited = true
             await withCheckedContinuation { roomWaiters.append($0) }
         }
+        // Woken because the far end failed (or on close): as for any batch then, return only once it
+        // is on disk.
+        if waited, failingSince != nil || closing { await spill(all: false) }
     }
 
     private var mustWaitForRoom: Bool {
