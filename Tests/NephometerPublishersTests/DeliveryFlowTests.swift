@@ -46,6 +46,23 @@ import TestSupport
         return (task, returned)
     }
 
+    /// A delivery over a gated transport with these bounds.
+    static func delivery(aheadBytes: Int, spoolAfter: Double, spool: TemporaryDirectory? = nil) -> (GatedTransport, Delivery) {
+        let transport = GatedTransport()
+        var options = DeliveryOptions(spoolDirectory: spool.map { "\($0.path)/spool" }, spoolAfter: spoolAfter)
+        options.aheadBytes = aheadBytes
+        return (transport, Delivery(name: "flow", transport: transport, options: options, logger: Logger(label: "test")))
+    }
+
+    /// Opens the gate, then expects the `n` batches delivered, each once and in order.
+    static func expectAllDelivered(_ n: Int, _ transport: GatedTransport, _ delivery: Delivery, after task: Task<Void, Never>) async {
+        transport.open.withLock { $0 = true }
+        await task.value
+        #expect(await eventuallyAsync(timeout: 10) { await delivery.statistics.deliveredBatches == n })
+        #expect(transport.received.withLock { $0 } == (0..<n).map { String(format: "batch-%06d", $0) }, "each once, in order")
+        await delivery.close(grace: 1)
+    }
+
     final class Returned: Sendable {
         let count = Mutex(0)
         /// Batches on disk as seen right after the last submit returned.
@@ -54,10 +71,7 @@ import TestSupport
     }
 
     @Test(arguments: [true, false]) func submittersWaitWhileTheFarEndHasNotTakenWhatIsAhead(flowControl: Bool) async throws {
-        let transport = GatedTransport()
-        var options = DeliveryOptions(spoolAfter: 60)
-        options.aheadBytes = flowControl ? 4000 : 0
-        let delivery = Delivery(name: "flow", transport: transport, options: options, logger: Logger(label: "test"))
+        let (transport, delivery) = Self.delivery(aheadBytes: flowControl ? 4000 : 0, spoolAfter: 60)
         let (task, returned) = Self.submitting(20, to: delivery)
         try await Task.sleep(for: .milliseconds(300))
         let held = await delivery.statistics.memoryBytes
@@ -69,38 +83,24 @@ import TestSupport
             #expect(returned.value == 20)
             #expect(held == 20_000)
         }
-        transport.open.withLock { $0 = true }
-        await task.value
-        #expect(await eventuallyAsync(timeout: 10) { await delivery.statistics.deliveredBatches == 20 })
-        #expect(transport.received.withLock { $0 } == (0..<20).map { String(format: "batch-%06d", $0) }, "each once, in order")
-        await delivery.close(grace: 1)
+        await Self.expectAllDelivered(20, transport, delivery, after: task)
     }
 
     @Test func aFarEndThatStopsTakingCostsASubmitterAtMostSpoolAfter() async throws {
         let dir = TemporaryDirectory("delivery-flow")
-        let transport = GatedTransport()
-        var options = DeliveryOptions(spoolDirectory: "\(dir.path)/spool", spoolAfter: 0.2)
-        options.aheadBytes = 2000
-        let delivery = Delivery(name: "flow", transport: transport, options: options, logger: Logger(label: "test"))
+        let (transport, delivery) = Self.delivery(aheadBytes: 2000, spoolAfter: 0.2, spool: dir)
         let (task, returned) = Self.submitting(10, to: delivery)
         // The far end takes nothing, yet every submit returns: what waited longer than spool_after is
         // on disk and no longer holds the submitters back.
         #expect(await eventuallyAsync(timeout: 20) { returned.value == 10 })
         #expect(await delivery.statistics.spooledBatches >= 8)
         #expect(transport.received.withLock { $0 }.isEmpty)
-        transport.open.withLock { $0 = true }
-        await task.value
-        #expect(await eventuallyAsync(timeout: 10) { await delivery.statistics.deliveredBatches == 10 })
-        #expect(transport.received.withLock { $0 } == (0..<10).map { String(format: "batch-%06d", $0) }, "each once, in order")
-        await delivery.close(grace: 1)
+        await Self.expectAllDelivered(10, transport, delivery, after: task)
     }
 
     @Test func submittersWokenByAFailureReturnOnlyOnceTheirBatchesAreOnDisk() async throws {
         let dir = TemporaryDirectory("delivery-flow-fail")
-        let transport = GatedTransport()
-        var options = DeliveryOptions(spoolDirectory: "\(dir.path)/spool", spoolAfter: 60)
-        options.aheadBytes = 4000
-        let delivery = Delivery(name: "flow", transport: transport, options: options, logger: Logger(label: "test"))
+        let (transport, delivery) = Self.delivery(aheadBytes: 4000, spoolAfter: 60, spool: dir)
         let (task, returned) = Self.submitting(5, to: delivery)
         #expect(await eventuallyAsync(timeout: 10) { returned.value == 4 })
         transport.failing.withLock { $0 = true }
