@@ -55,9 +55,9 @@ collectd_virt() {
 }
 
 if [ -z "${BENCH:-}" ]; then
-  swift build -c release --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
-  swift build -c release --scratch-path "$SCRATCH" --product nephometer-testbed >/dev/null
-  [ "$MODE" = polling ] || swift build -c release --scratch-path "$SCRATCH" --product nephometer >/dev/null
+  swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
+  swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer-testbed >/dev/null
+  [ "$MODE" = polling ] || swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer >/dev/null
   BENCH="$SCRATCH/release/nephometer-bench"
 fi
 TESTBED=${TESTBED:-$(dirname "$BENCH")/nephometer-testbed}
