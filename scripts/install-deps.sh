@@ -12,6 +12,7 @@ packages=(
   python3 python3-venv curl                                                 # interop tests (tooz, snmpsim), HTTP probes
   time util-linux                                                           # peak memory of hostile-input cases, setsid/prlimit
   rabbitmq-server postgresql                                                # scripts/openstack-env: private broker, Gnocchi's indexer
+  openssl                                                                   # scripts/openstack-env: the broker's test CA and TLS listener
   chromium prometheus                                                       # /status in a headless browser, promtool check metrics
   systemd make                                                              # systemd-analyze verify/security of the units, make install
 )

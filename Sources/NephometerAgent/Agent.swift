@@ -61,6 +61,8 @@ public actor Agent {
     let pipelineService: PipelineService
     /// Ceilometer's Prometheus exporter, when `enable_prometheus_exporter` is on.
     let exporter: CeilometerExporter?
+    /// Its servers, one per `prometheus_listen_addresses` entry.
+    let exporterServices: [any Service]
     let familiesService: FamiliesService
     public let partitioner: Partitioner?
     let io = BlockingQueue(label: "nephometer.config")
@@ -79,7 +81,19 @@ public actor Agent {
         let queue = SampleQueue(maxSamples: config.agent.queueMaxSamples, policy: config.agent.queueFull, logger: logger)
         self.queue = queue
         let longest = Double(config.polling.sources.map(\.interval).max() ?? 600)
-        exporter = config.agent.prometheusExporter ? CeilometerExporter(staleAfter: 2 * longest + 5) : nil
+        let exporter = config.agent.prometheusExporter ? CeilometerExporter(staleAfter: 2 * longest + 5) : nil
+        self.exporter = exporter
+        var exporterServices: [any Service] = []
+        if let exporter {
+            let tls = blueprint.exporterTLS
+            for listen in config.agent.prometheusListen {
+                do { exporterServices.append(try CeilometerExporter.service(listen: listen, tls: tls, exporter: exporter, logger: logger)) } catch {
+                    throw ConfigErrors([ConfigError(file: "(configuration)", line: 0, column: 0, keyPath: "polling.prometheus_listen_addresses",
+                                                    message: "\(error)")])
+                }
+            }
+        }
+        self.exporterServices = exporterServices
         pipelineService = PipelineService(pipeline: pipeline, bus: try AgentRuntime.bus(config, logger: logger), exporter: exporter,
                                           queue: queue, logger: logger)
         familiesService = FamiliesService(families: Array(families.values))
@@ -98,11 +112,7 @@ public actor Agent {
         var s: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let statusServer { s.append(.init(service: statusServer)) }
         s.append(.init(service: pipelineService))
-        if let exporter {
-            for listen in blueprint.config.agent.prometheusListen {
-                if let service = try? CeilometerExporter.service(listen: listen, exporter: exporter, logger: logger) { s.append(.init(service: service)) }
-            }
-        }
+        for service in exporterServices { s.append(.init(service: service)) }
         s.append(.init(service: familiesService))
         if let partitioner { s.append(.init(service: MembershipService(partitioner: partitioner))) }
         s.append(.init(service: PollingService(manager: manager, cycles: options.cycles),

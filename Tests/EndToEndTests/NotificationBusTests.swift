@@ -172,4 +172,105 @@ import TestSupport
             return owed.keys.allSatisfy { received[$0] != nil }
         }, "\(owed.keys.filter { received[$0] == nil }.count) of \(owed.count) samples polled during the outage never arrived; \(b.stderr.suffix(1500))")
     }
+
+    /// `rabbit+ssl://` with verification on (the broker's certificate checked against `ssl_ca_file`),
+    /// Ceilometer's exporter over HTTPS, and a network path that goes silent: the heartbeat ends the
+    /// connection and the next cycle reconnects. Nothing polled is lost in any of it.
+    @Test func tlsIsVerifiedAndASilentPathEndsByTheHeartbeat() throws {
+        let os = try OpenStackEnv(components: ["rabbitmq", "notification"])
+        defer { os.stop() }
+        guard let tlsURL = os["rabbitmq", "tls_transport_url"], let ca = os["rabbitmq", "tls_ca_file"],
+              let cert = os["rabbitmq", "tls_cert_file"], let key = os["rabbitmq", "tls_key_file"],
+              let amqpPort = os.env["rabbitmq"]?["port"]?.numberValue.map({ Int($0.doubleValue) }) else {
+            Issue.record("the environment has no TLS listener: \(os.env)")
+            return
+        }
+        let node = try LibvirtTestNode.uniform(count: 2, disks: 1, interfaces: 1).write(to: dir.file("tls-node.xml"))
+        let etc = dir.file("tls-etc")
+        try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+        try Self.polling.write(toFile: "\(etc)/polling.yaml", atomically: true, encoding: .utf8)
+        let spool = dir.file("tls-spool")
+        func conf(_ name: String, transport: String, exporterPort: Int, rabbit: String = "", polling: String = "") throws -> String {
+            let path = "\(etc)/\(name).conf"
+            try ceilometerConf(transport: transport, batchSize: 5, exporterPort: exporterPort)
+                .replacingOccurrences(of: "heartbeat_timeout_threshold = 60\n", with: rabbit.isEmpty ? "heartbeat_timeout_threshold = 60\n" : rabbit)
+                .replacingOccurrences(of: "[polling]\n", with: "[polling]\n" + polling)
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        func args(_ conf: String) -> [String] { ["--namespaces", "compute", "--ceilometer-config", conf, "--libvirt-uri", node, "--spool-dir", spool, "--print", "json"] }
+
+        // 1. The broker's certificate is not signed by a CA we trust (no ssl_ca_file: the system's
+        //    roots): no connection, one warning, the batches kept. The exporter serves HTTPS meanwhile.
+        let exporterPort = try FreePort.tcp()
+        let untrusted = try conf("untrusted", transport: tlsURL, exporterPort: exporterPort,
+                                 polling: "prometheus_tls_enable = true\nprometheus_tls_certfile = \(cert)\nprometheus_tls_keyfile = \(key)\n")
+        let a = try RunningAgent("tls-untrusted", dir: dir, args: args(untrusted), directory: etc)
+        #expect(eventually(timeout: 30, interval: 0.2) { a.logged("keeping batches in the spool") == 1 }, "\(a.process.stderr.suffix(2000))")
+        #expect(a.process.stderr.lowercased().contains("certificate"), "the warning says why: \(a.process.stderr.suffix(2000))")
+        var scrape = ""
+        #expect(eventually(timeout: 15, interval: 0.3) {
+            scrape = (try? Command.run("curl", ["-s", "--max-time", "5", "--cacert", ca, "https://127.0.0.1:\(exporterPort)/metrics"]).stdout) ?? ""
+            return scrape.contains("ceilometer_cpu{")
+        }, "the exporter over HTTPS: \(scrape.prefix(500))")
+        let plain = try Command.run("curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(exporterPort)/metrics"])
+        #expect(!plain.stdout.contains("ceilometer_cpu"), "no plain HTTP on a TLS exporter")
+        let unverified = try Command.run("curl", ["-s", "--max-time", "5", "https://127.0.0.1:\(exporterPort)/metrics"])
+        #expect(unverified.status == 60, "curl without the CA cannot verify the exporter: status \(unverified.status)")
+        _ = eventually(timeout: 6) { jsonLinesOf(a.process.stdout).count >= 2 * 12 }
+        a.process.stop()
+        let untrustedPolled = byID(jsonLinesOf(a.process.stdout))
+        #expect(untrustedPolled.count >= 12)
+        #expect(!byID(jsonLines(os.samplesFile)).keys.contains { untrustedPolled[$0] != nil }, "nothing went over an unverified connection")
+
+        // 2. With the CA: everything, the spooled batches too, arrives through the TLS listener (the
+        //    transport URL names only the TLS port).
+        let trusted = try conf("trusted", transport: tlsURL, exporterPort: try FreePort.tcp(),
+                               rabbit: "heartbeat_timeout_threshold = 60\nssl_ca_file = \(ca)\n")
+        let b = try Command.nephometer(["agent"] + args(trusted) + ["--cycles", "2"], directory: etc, timeout: 90)
+        #expect(b.status == 0, "\(b.stderr.suffix(2000))")
+        let owed = untrustedPolled.merging(byID(jsonLinesOf(b.stdout))) { x, _ in x }
+        var received: [String: MetadataValue] = [:]
+        #expect(eventually(timeout: 40, interval: 0.2) {
+            received = byID(jsonLines(os.samplesFile))
+            return owed.keys.allSatisfy { received[$0] != nil }
+        }, "\(owed.keys.filter { received[$0] == nil }.count) of \(owed.count) samples missing; \(b.stderr.suffix(1500))")
+
+        // 3. A path that drops everything without closing: with heartbeat_timeout_threshold 2, the agent
+        //    declares the connection dead after 4 s of silence, and the next cycle goes out on a new one.
+        let proxy = try FreezableTCPProxy(upstream: amqpPort)
+        defer { proxy.stop() }
+        try """
+            ---
+            sources:
+                - name: slow
+                  interval: 30
+                  meters:
+                    - cpu
+
+            """.write(toFile: "\(etc)/slow.yaml", atomically: true, encoding: .utf8)
+        let silent = try conf("silent", transport: "rabbit://guest:guest@127.0.0.1:\(proxy.port)/", exporterPort: try FreePort.tcp(),
+                              rabbit: "heartbeat_timeout_threshold = 2\n", polling: "cfg_file = slow.yaml\n")
+        let c = try RunningAgent("heartbeat", dir: dir, args: args(silent), directory: etc)
+        defer { c.process.stop() }
+        var firstCycle: [String: MetadataValue] = [:]
+        #expect(eventually(timeout: 15, interval: 0.2) {
+            firstCycle = byID(jsonLinesOf(c.process.stdout))
+            return firstCycle.count == 2 && firstCycle.keys.allSatisfy { byID(jsonLines(os.samplesFile))[$0] != nil }
+        }, "the first cycle arrives: \(c.process.stderr.suffix(1500))")
+        // Idle for five times the heartbeat: without heartbeats both ways, RabbitMQ would close the
+        // connection after two silent intervals (4-6 s) and we would end it after 4 s.
+        Thread.sleep(forTimeInterval: 10)
+        #expect(proxy.connections == 1 && c.logged("connection to RabbitMQ") == 0, "an idle connection survives: \(c.process.stderr.suffix(1500))")
+        proxy.freeze()
+        #expect(eventually(timeout: 8, interval: 0.1) { c.logged("no data or heartbeat from the broker for 4 s") == 1 },
+                "the silent connection is noticed: \(c.process.stderr.suffix(1500))")
+        var all: [String: MetadataValue] = [:]
+        #expect(eventually(timeout: 30, interval: 0.2) {
+            all = byID(jsonLinesOf(c.process.stdout))
+            return all.count >= 4 && all.keys.allSatisfy { byID(jsonLines(os.samplesFile))[$0] != nil }
+        }, "the next cycle arrives over a new connection: \(c.process.stderr.suffix(1500))")
+        #expect(proxy.connections == 2, "one reconnect: \(proxy.connections)")
+        #expect(c.logged("connection to RabbitMQ") == 1 && c.logged("keeping batches in the spool") == 0, "\(c.process.stderr.suffix(1500))")
+    }
 }

@@ -100,6 +100,25 @@ import TestSupport
         #expect(r.stdout.contains("\(file):3:17: messaging.transport_url: transport URL scheme 'kafka://' is not supported"), "\(r.stdout)")
     }
 
+    /// As Ceilometer, the exporter's TLS needs both files; each is read by `validate`, and a problem is
+    /// reported at `prometheus_tls_enable`.
+    @Test func theExportersTLSNeedsBothFilesAndReadsThem() throws {
+        _ = try dir.write("polling.yaml", "sources:\n  - {name: s, interval: 60, meters: [cpu]}\n")
+        let base = "[DEFAULT]\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\n[polling]\nenable_prometheus_exporter = true\nprometheus_tls_enable = true\n"
+        let noKey = try dir.write("no-key.conf", base + "prometheus_tls_certfile = /etc/ssl/certs/ca-certificates.crt\n")
+        let r = try Command.nephometer(["validate", "--ceilometer-config", noKey], directory: dir.path)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("\(noKey):5:25: polling.prometheus_tls_enable: prometheus_tls_enable is true but prometheus_tls_certfile and prometheus_tls_keyfile are not both set"), "\(r.stdout)")
+        let missing = try dir.write("missing.conf", base + "prometheus_tls_certfile = nowhere/cert.pem\nprometheus_tls_keyfile = nowhere/key.pem\n")
+        let m = try Command.nephometer(["validate", "--ceilometer-config", missing], directory: dir.path)
+        #expect(m.status == 1)
+        #expect(m.stdout.contains("\(missing):5:25: polling.prometheus_tls_enable: cannot load the exporter's certificate (prometheus_tls_certfile) \(dir.path)/nowhere/cert.pem"), "\(m.stdout)")
+        // Without the exporter the TLS keys are not used, as in Ceilometer.
+        let off = try dir.write("off.conf", "[DEFAULT]\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\n[polling]\nenable_prometheus_exporter = false\nprometheus_tls_enable = true\n")
+        let o = try Command.nephometer(["validate", "--ceilometer-config", off], directory: dir.path)
+        #expect(o.status == 0, "\(o.stdout)\(o.stderr)")
+    }
+
     @Test func withTheBusAndNoPipelineYAMLThereIsNoPipelineAsInCeilometerPolling() throws {
         let loaded = try load("[DEFAULT]\ntransport_url = rabbit://u:p@h:5672/\n").get()
         #expect(loaded.pipeline.sinks.isEmpty)

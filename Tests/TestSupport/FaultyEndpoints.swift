@@ -10,22 +10,9 @@ public final class HangingTCPServer: @unchecked Sendable {  // fd and thread tou
     private var clients: [Int32] = []
 
     public init(port: Int = 0) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let rc = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        guard rc == 0, listen(fd, 64) == 0 else {
-            close(fd)
-            throw DaemonFailed(name: "hanging server", log: "bind/listen on \(port) failed: \(String(cString: strerror(errno)))")
-        }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        self.port = Int(UInt16(bigEndian: addr.sin_port))
-        self.fd = fd
+        let socket = try LoopbackListener(port: port)
+        self.port = socket.port
+        self.fd = socket.fd
         let listener = fd
         Thread.detachNewThread { [weak self] in
             while true {
@@ -72,5 +59,123 @@ public final class SmallFilesystem: @unchecked Sendable {  // immutable after in
 
     deinit {
         _ = try? Command.run("umount", ["-l", path])
+    }
+}
+
+/// A TCP proxy on a loopback port in front of `127.0.0.1:upstream` whose connections can be frozen:
+/// `freeze()` stops forwarding on every connection open at that moment, in both directions, without
+/// closing anything — a network path that silently drops everything (a dead switch, a lost route).
+/// Connections made after it are forwarded normally.
+public final class FreezableTCPProxy: @unchecked Sendable {  // state under `lock`
+    public let port: Int
+    private let listener: LoopbackListener
+    private let upstream: Int
+    private let lock = NSLock()
+    private var pairs: [(client: Int32, server: Int32, frozen: Bool)] = []
+    private var stopped = false
+    private var accepted = 0
+
+    public init(upstream: Int) throws {
+        listener = try LoopbackListener()
+        port = listener.port
+        self.upstream = upstream
+        let fd = listener.fd
+        Thread.detachNewThread { [weak self] in
+            while true {
+                let c = accept(fd, nil, nil)
+                if c < 0 { return }
+                guard let self else { close(c); return }
+                self.connect(client: c)
+            }
+        }
+    }
+
+    /// Connections accepted so far.
+    public var connections: Int { lock.withLock { accepted } }
+
+    /// Stops forwarding on every connection open now.
+    public func freeze() { lock.withLock { for i in pairs.indices { pairs[i].frozen = true } } }
+
+    private func connect(client: Int32) {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(upstream).bigEndian
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let index: Int? = lock.withLock {
+            accepted += 1
+            guard rc == 0, !stopped else { return nil }
+            pairs.append((client, s, false))
+            return pairs.count - 1
+        }
+        guard let index else { close(client); close(s); return }
+        Thread.detachNewThread { [weak self] in self?.pump(index, from: client, to: s) }
+        Thread.detachNewThread { [weak self] in self?.pump(index, from: s, to: client) }
+    }
+
+    private func pump(_ index: Int, from: Int32, to: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let (frozen, stopped) = lock.withLock { (pairs[index].frozen, self.stopped) }
+            if stopped { return }
+            if frozen { usleep(50_000); continue }
+            var p = pollfd(fd: from, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 50) >= 0 else { return }
+            if p.revents == 0 { continue }
+            if lock.withLock({ pairs[index].frozen }) { continue }
+            let n = read(from, &buffer, buffer.count)
+            if n <= 0 { shutdown(to, Int32(SHUT_WR)); return }
+            var sent = 0
+            while sent < n {
+                let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + sent, n - sent) }
+                if w <= 0 { return }
+                sent += w
+            }
+        }
+    }
+
+    /// Closes the listener and every connection.
+    public func stop() {
+        let all: [(client: Int32, server: Int32, frozen: Bool)] = lock.withLock {
+            guard !stopped else { return [] }
+            stopped = true
+            return pairs
+        }
+        listener.close()
+        usleep(100_000)   // the pumps see `stopped` within one poll
+        for p in all { close(p.client); close(p.server) }
+    }
+
+    deinit { stop() }
+}
+
+/// A listening socket on a free loopback port.
+final class LoopbackListener: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init(port: Int = 0) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        guard rc == 0, listen(fd, 64) == 0 else {
+            Glibc.close(fd)
+            throw DaemonFailed(name: "loopback listener", log: "bind/listen on \(port) failed: \(String(cString: strerror(errno)))")
+        }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        self.port = Int(UInt16(bigEndian: addr.sin_port))
+        self.fd = fd
+    }
+
+    func close() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
     }
 }

@@ -749,6 +749,23 @@ def amqp_login(port, user="guest", password="guest", vhost="/", timeout=5):
 # ---------------------------------------------------------------------------------------------------------
 # components
 
+def make_test_ca(env, d):
+    """A throwaway CA and a server certificate it signed for 127.0.0.1 and localhost (EC P-256, 2 days)."""
+    os.makedirs(d, exist_ok=True)
+    f = {k: os.path.join(d, v) for k, v in (("ca_key", "ca.key"), ("ca_file", "ca.pem"), ("key_file", "server.key"),
+                                            ("csr", "server.csr"), ("cert_file", "server.pem"), ("ext", "server.ext"))}
+    write_file(f["ext"], "subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    log = os.path.join(d, "openssl.log")
+    env.run(["openssl", "req", "-x509"] + ec + ["-keyout", f["ca_key"], "-out", f["ca_file"], "-days", "2",
+             "-subj", "/CN=nephometer test CA %s" % env.run_id], 30, "openssl (test CA)", log=log)
+    env.run(["openssl", "req"] + ec + ["-keyout", f["key_file"], "-out", f["csr"], "-subj", "/CN=localhost"], 30,
+            "openssl (server key)", log=log)
+    env.run(["openssl", "x509", "-req", "-in", f["csr"], "-CA", f["ca_file"], "-CAkey", f["ca_key"], "-CAcreateserial",
+             "-out", f["cert_file"], "-days", "2", "-extfile", f["ext"]], 30, "openssl (server certificate)", log=log)
+    return f
+
+
 def start_rabbitmq(env):
     d = os.path.join(env.dir, "rabbitmq")
     if os.path.exists(d):
@@ -759,11 +776,19 @@ def start_rabbitmq(env):
     for exe in (RABBITMQ_SERVER, RABBITMQCTL, EPMD):
         if not os.access(exe, os.X_OK):
             raise Failure("%s not found: apt-get install rabbitmq-server (scripts/install-deps.sh)" % exe)
-    amqp_port, dist_port, epmd_port = free_ports(3)
+    amqp_port, dist_port, epmd_port, tls_port = free_ports(4)
     node = "rabbit-%s@localhost" % env.run_id
+    tls = make_test_ca(env, os.path.join(d, "tls"))
     conf = os.path.join(d, "rabbitmq.conf")
     write_file(conf, "\n".join([
         "listeners.tcp.default = 127.0.0.1:%d" % amqp_port,
+        # AMQP over TLS on a second port (rabbit+ssl://), with a certificate of this node's own test CA
+        "listeners.ssl.default = 127.0.0.1:%d" % tls_port,
+        "ssl_options.cacertfile = %s" % tls["ca_file"],
+        "ssl_options.certfile = %s" % tls["cert_file"],
+        "ssl_options.keyfile = %s" % tls["key_file"],
+        "ssl_options.verify = verify_none",
+        "ssl_options.fail_if_no_peer_cert = false",
         "loopback_users.guest = true",   # guest/guest, from loopback only (the default, made explicit)
         "log.console = false",
         "log.file.level = info",
@@ -806,6 +831,8 @@ def start_rabbitmq(env):
         "host": "127.0.0.1", "port": amqp_port, "dist_port": dist_port, "epmd_port": epmd_port, "node": node,
         "username": "guest", "password": "guest", "vhost": "/",
         "transport_url": "rabbit://guest:guest@127.0.0.1:%d/" % amqp_port,
+        "tls_port": tls_port, "tls_transport_url": "rabbit+ssl://guest:guest@127.0.0.1:%d/" % tls_port,
+        "tls_ca_file": tls["ca_file"], "tls_cert_file": tls["cert_file"], "tls_key_file": tls["key_file"],
         "amqp_url": "amqp://guest:guest@127.0.0.1:%d/%%2f" % amqp_port,
         "exchange": "ceilometer", "sample_queue": "notifications.sample", "sample_routing_key": "notifications.sample",
         "rabbitmqctl": RABBITMQCTL, "rabbitmqctl_wrapper": wrapper, "ctl_env": ctl_env,
@@ -825,6 +852,7 @@ def start_rabbitmq(env):
                            lambda: env.port_ours(amqp_port) and amqp_login(amqp_port), 120, [srv, ep], 0.5, logs,
                            [amqp_port, dist_port])
     env.wait_for("RabbitMQ distribution port %d" % dist_port, lambda: env.port_ours(dist_port), 30, [srv], 0.5, logs)
+    env.wait_for("RabbitMQ TLS listener on 127.0.0.1:%d" % tls_port, lambda: env.port_ours(tls_port), 30, [srv], 0.5, logs)
     ctl_log = os.path.join(d, "rabbitmqctl.log")
     ctl = lambda *a, **kw: env.run([RABBITMQCTL] + list(a), kw.pop("timeout", 60), "rabbitmqctl " + a[0],
                                    extra_env=ctl_env, log=ctl_log, cwd=d, **kw)

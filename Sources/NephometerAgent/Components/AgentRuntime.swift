@@ -7,6 +7,7 @@ import NephometerCore
 import NephometerHardware
 import NephometerPipeline
 import NephometerPublishers
+import NIOSSL
 import Synchronization
 
 /// Pollster family kinds by namespace.
@@ -37,6 +38,8 @@ public struct Blueprint: Sendable {
     public var familyOptions: [String: any FamilyOptions]
     /// `coordination.backend_url`, parsed.
     public var coordination: CoordinationURL?
+    /// The exporter's TLS settings, its PEM files read (nil: plain HTTP or no exporter).
+    public var exporterTLS: TLSConfiguration?
 
     /// Meter names of a namespace that some polling source selects.
     public func enabled(_ namespace: String) -> Set<String> {
@@ -68,12 +71,14 @@ public enum AgentRuntime {
         }
         PipelineBuilder.check(c.pipeline, d, context: publisherContext(c))
         checkBus(c.agent, d)
+        var tls: TLSConfiguration?
+        do { tls = try exporterTLS(c.agent) } catch { for e in error.errors { d.error(e) } }
         var coordination: CoordinationURL?
         do { coordination = try coordinationURL(c.agent) } catch { for e in error.errors { d.error(e) } }
         guard d.errors.isEmpty else { return .failure(ConfigErrors(d.errors)) }
         var config = c
         config.warnings += d.warnings
-        return .success(Blueprint(config: config, familyOptions: options, coordination: coordination))
+        return .success(Blueprint(config: config, familyOptions: options, coordination: coordination, exporterTLS: tls))
     }
 
     /// Pollster families for `namespaces`. A family whose options did not change is reused (and told
@@ -120,6 +125,30 @@ public enum AgentRuntime {
             d.error(ConfigError(file: p?.file ?? "--transport-url", line: p?.line ?? 0, column: p?.column ?? 0,
                                 keyPath: "messaging.transport_url", message: error.description))
         }
+    }
+
+    /// The TLS server settings of Ceilometer's exporter, or nil when it serves plain HTTP. As Ceilometer,
+    /// TLS needs both files; each is read here (blocking, within `load`), so `validate` names one that
+    /// cannot be loaded.
+    public static func exporterTLS(_ a: AgentConfig) throws(ConfigErrors) -> TLSConfiguration? {
+        guard a.prometheusExporter, a.prometheusTLS else { return nil }
+        let p = a.prometheusTLSPosition
+        func failure(_ message: String) -> ConfigErrors {
+            ConfigErrors([ConfigError(file: p?.file ?? "(defaults)", line: p?.line ?? 0, column: p?.column ?? 0,
+                                      keyPath: "polling.prometheus_tls_enable", message: message)])
+        }
+        guard let certFile = a.prometheusTLSCertFile, let keyFile = a.prometheusTLSKeyFile else {
+            throw failure("prometheus_tls_enable is true but prometheus_tls_certfile and prometheus_tls_keyfile are not both set")
+        }
+        let chain: [NIOSSLCertificate], key: NIOSSLPrivateKey
+        do { chain = try NIOSSLCertificate.fromPEMFile(certFile) } catch {
+            throw failure("cannot load the exporter's certificate (prometheus_tls_certfile) \(certFile): \(error)")
+        }
+        do { key = try NIOSSLPrivateKey(file: keyFile, format: .pem) } catch {
+            throw failure("cannot load the exporter's private key (prometheus_tls_keyfile) \(keyFile): \(error)")
+        }
+        guard !chain.isEmpty else { throw failure("prometheus_tls_certfile \(certFile) holds no PEM certificate") }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
 
     /// The agent's notification bus (every polled sample, as ceilometer-polling sends it), or nil

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import NephometerConfig
@@ -114,8 +116,8 @@ final class CeilometerExporter: Sendable {
         }
     }
 
-    /// One server per `host:port`, answering on any path (as Ceilometer's does).
-    static func service(listen: String, exporter: CeilometerExporter, logger: Logger) throws -> any Service {
+    /// One server per `host:port`, answering on any path (as Ceilometer's does); HTTPS with `tls`.
+    static func service(listen: String, tls: TLSConfiguration?, exporter: CeilometerExporter, logger: Logger) throws -> any Service {
         guard let (host, port) = ListenAddress.split(listen) else {
             throw StatusServerError(description: "prometheus listen address '\(listen)' is not host:port")
         }
@@ -129,9 +131,11 @@ final class CeilometerExporter: Sendable {
         router.get("**", use: handler)
         var log = logger
         log.logLevel = max(logger.logLevel, .notice)
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "nephometer-exporter"),
+        let scheme = tls == nil ? "http" : "https"
+        return Application(router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+                           configuration: .init(address: .hostname(host, port: port), serverName: "nephometer-exporter"),
                            onServerRunning: { channel in
-                               logger.notice("serving Ceilometer's Prometheus exporter on http://\(host):\(channel.localAddress?.port ?? port)")
+                               logger.notice("serving Ceilometer's Prometheus exporter on \(scheme)://\(host):\(channel.localAddress?.port ?? port)")
                            }, logger: log)
     }
 }

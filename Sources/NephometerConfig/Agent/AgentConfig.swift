@@ -65,6 +65,12 @@ public struct AgentConfig: Sendable, Hashable {
     /// Ceilometer's exporter: `[polling] enable_prometheus_exporter` and `prometheus_listen_addresses`.
     public var prometheusExporter: Bool
     public var prometheusListen: [String]
+    /// `prometheus_tls_enable`, `prometheus_tls_certfile`, `prometheus_tls_keyfile`: the exporter serves
+    /// HTTPS with this PEM certificate chain and key. Where TLS was turned on, for errors about it.
+    public var prometheusTLS: Bool
+    public var prometheusTLSCertFile: String?
+    public var prometheusTLSKeyFile: String?
+    public var prometheusTLSPosition: Position?
     /// True when pipeline.yaml was named (in this file or on the command line): then it must exist.
     /// Otherwise, with the notification bus on, there is no pipeline when a ceilometer.conf is used or
     /// pipeline.yaml does not exist, as `ceilometer-polling` has none.
@@ -117,6 +123,10 @@ public struct AgentConfig: Sendable, Hashable {
         libvirtURI = nil
         prometheusExporter = false
         prometheusListen = ["127.0.0.1:9101"]
+        prometheusTLS = false
+        prometheusTLSCertFile = nil
+        prometheusTLSKeyFile = nil
+        prometheusTLSPosition = nil
         pipelineFileExplicit = false
     }
 
@@ -130,7 +140,8 @@ public struct AgentConfig: Sendable, Hashable {
                            "shutdown_grace", "messaging", "ceilometer_config", "service_credentials"]
     static let messagingKeys = ["transport_url", "enable_notifications", "topics", "control_exchange", "durable_queues", "auto_delete",
                                 "quorum_queues", "ha_queues", "heartbeat", "ssl", "ssl_ca_file", "ssl_cert_file", "ssl_key_file", "timeout"]
-    static let pollingKeys = ["cfg_file", "batch_size", "jitter", "heartbeat_socket_dir", "enable_prometheus_exporter", "prometheus_listen_addresses"]
+    static let pollingKeys = ["cfg_file", "batch_size", "jitter", "heartbeat_socket_dir", "enable_prometheus_exporter", "prometheus_listen_addresses",
+                              "prometheus_tls_enable", "prometheus_tls_certfile", "prometheus_tls_keyfile"]
     static let pipelineKeys = ["cfg_file", "queue_max_samples", "queue_full"]
     static let metricsKeys = ["listen"]
     static let publisherKeys = ["telemetry_secret", "spool_directory", "spool_max_bytes", "spool_hold", "spool_max_age",
@@ -165,6 +176,9 @@ public struct AgentConfig: Sendable, Hashable {
                 for a in items { if let problem = ListenAddress.problem(a) { d.error(n, problem) } }
                 c.prometheusListen = items
             }
+            if let n = section["prometheus_tls_enable"], let v = n.expectBool("prometheus_tls_enable", d) { c.prometheusTLS = v; c.prometheusTLSPosition = n.position }
+            if let n = section["prometheus_tls_certfile"], let v = n.expectString("a PEM certificate file", d) { c.prometheusTLSCertFile = resolve(v) }
+            if let n = section["prometheus_tls_keyfile"], let v = n.expectString("a PEM private key file", d) { c.prometheusTLSKeyFile = resolve(v) }
             if let n = section["heartbeat_socket_dir"], !n.isNull, let v = n.expectString("a directory for the heartbeat socket", d) {
                 c.heartbeatSocketDirectory = resolve(v)
             }

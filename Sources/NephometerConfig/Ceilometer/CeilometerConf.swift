@@ -10,7 +10,8 @@ public enum CeilometerConf {
         "DEFAULT.host", "DEFAULT.transport_url", "DEFAULT.control_exchange", "DEFAULT.libvirt_uri",
         "publisher.telemetry_secret",
         "polling.cfg_file", "polling.batch_size", "polling.enable_notifications", "polling.enable_prometheus_exporter",
-        "polling.prometheus_listen_addresses", "polling.heartbeat_socket_dir", "polling.partitioning_group_prefix",
+        "polling.prometheus_listen_addresses", "polling.prometheus_tls_enable", "polling.prometheus_tls_certfile",
+        "polling.prometheus_tls_keyfile", "polling.heartbeat_socket_dir", "polling.partitioning_group_prefix",
         "coordination.backend_url",
         "oslo_messaging_notifications.transport_url", "oslo_messaging_notifications.topics", "oslo_messaging_notifications.driver",
         "oslo_messaging_rabbit.amqp_durable_queues", "oslo_messaging_rabbit.amqp_auto_delete", "oslo_messaging_rabbit.rabbit_quorum_queue",
@@ -76,6 +77,12 @@ public enum CeilometerConf {
             }
             c.prometheusListen = addresses
         }
+        if let v = bool("polling", "prometheus_tls_enable") {
+            c.prometheusTLS = v
+            c.prometheusTLSPosition = ini.value("polling", "prometheus_tls_enable").map { Position(file: ini.file, line: $0.line, column: $0.column) }
+        }
+        if let v = string("polling", "prometheus_tls_certfile"), !v.isEmpty { c.prometheusTLSCertFile = resolve(v) }
+        if let v = string("polling", "prometheus_tls_keyfile"), !v.isEmpty { c.prometheusTLSKeyFile = resolve(v) }
         if let v = string("polling", "heartbeat_socket_dir"), !v.isEmpty { c.heartbeatSocketDirectory = resolve(v) }
         if let v = string("polling", "partitioning_group_prefix"), !v.isEmpty { c.partitioningGroupPrefix = v }
         if let v = ini.value("coordination", "backend_url"), !v.text.isEmpty {

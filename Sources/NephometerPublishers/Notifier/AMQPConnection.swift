@@ -53,6 +53,8 @@ final class AMQPHandler: ChannelInboundHandler {
     let deadFlag = DeadFlag()
     private(set) var blocked: String?
     var heartbeat: Int64 = 0
+    /// Told once why the connection ended, unless it was closed on purpose.
+    var onDeath: (@Sendable (AMQPError) -> Void)?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
@@ -152,6 +154,7 @@ final class AMQPHandler: ChannelInboundHandler {
 
     func close() {
         guard dead == nil else { return }
+        onDeath = nil
         write(channel: 0, AMQPClientMethod.close())
         fail(.connection("closed"), close: true)
     }
@@ -176,7 +179,12 @@ final class AMQPHandler: ChannelInboundHandler {
     }
 
     private func fail(_ e: AMQPError, close: Bool) {
-        if dead == nil { dead = e; deadFlag.set() }
+        if dead == nil {
+            dead = e
+            deadFlag.set()
+            onDeath?(e)
+            onDeath = nil
+        }
         if let p = pending { pending = nil; p.promise.fail(e) }
         failConfirms(e)
         if close { context?.close(promise: nil) }
@@ -315,6 +323,15 @@ final class AMQPConnection: Sendable {
 
     /// True while the connection is usable (no thread hop: a flag the event loop sets).
     var isAlive: Bool { !deadFlag.isSet }
+
+    /// Calls `report` once, on the event loop, when the connection ends other than by `close()`: a
+    /// missed heartbeat, the broker closing it, a lost socket, a call past its deadline.
+    func onDeath(_ report: @escaping @Sendable (AMQPError) -> Void) async {
+        let h = handler
+        _ = try? await channel.eventLoop.submit {
+            if let dead = h.value.dead { report(dead) } else { h.value.onDeath = report }
+        }.get()
+    }
 
     /// Why the broker blocks publishing (a memory or disk alarm), if it does.
     var blockedReason: String? {

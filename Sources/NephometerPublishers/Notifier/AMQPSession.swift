@@ -76,6 +76,8 @@ actor AMQPSession {
                 if k > 0 { logger.notice("connected to RabbitMQ at \(c.peer) (failed over from \(url.hosts[hostIndex].host):\(url.hosts[hostIndex].port))") }
                 hostIndex = i
                 current = c
+                let logger = logger, peer = c.peer
+                await c.onDeath { why in logger.notice("the connection to RabbitMQ at \(peer) ended: \(why); reconnecting at the next publish") }
                 return c
             } catch {
                 problems.append(error.description)
