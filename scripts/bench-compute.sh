@@ -7,6 +7,7 @@
 #   SIZES="10 100 1000" CYCLES=6 PEER_INTERVALS=6 scripts/bench-compute.sh
 #   MODE=e2e RUNS=3 scripts/bench-compute.sh     # end to end: agent process + HTTP JSON vs collectd + write_http
 #   MODE=udp RUNS=3 scripts/bench-compute.sh     # end to end over UDP vs collectd's network plugin
+#   MODE=qemu SIZES=10 RUNS=3 scripts/bench-compute.sh  # real libvirtd + TCG domains, one bulk call (scripts/bench-compute-qemu.sh)
 #
 # Notes on the peer's configuration (same libvirt calls as far as the test driver allows):
 # - ExtraStats "domain_state memory vcpu disk_allocation disk_capacity disk_physical": power state,
@@ -25,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
-MODE=${MODE:-polling}   # polling (this file), or e2e / udp (scripts/bench-compute-e2e.sh)
+MODE=${MODE:-polling}   # polling (this file), e2e / udp (scripts/bench-compute-e2e.sh), or qemu (scripts/bench-compute-qemu.sh)
 SIZES=${SIZES:-"10 100 1000"}
 CYCLES=${CYCLES:-6}
 PEER_INTERVAL=${PEER_INTERVAL:-10}
@@ -63,7 +64,10 @@ fi
 TESTBED=${TESTBED:-$(dirname "$BENCH")/nephometer-testbed}
 NEPHOMETER=${NEPHOMETER:-$(dirname "$BENCH")/nephometer}
 HZ=$(getconf CLK_TCK)
-if [ "$MODE" != polling ]; then
+if [ "$MODE" = qemu ]; then
+  . scripts/bench-compute-qemu.sh
+  exit 0
+elif [ "$MODE" != polling ]; then
   . scripts/bench-compute-e2e.sh
   exit 0
 fi

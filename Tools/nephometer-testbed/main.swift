@@ -4,6 +4,10 @@ import TestSupport
 // Writes fixtures for demos and benchmarks.
 //   nephometer-testbed libvirt-node --domains N [--disks N] [--interfaces N] --output FILE
 //     a libvirt test-driver node file with N running domains carrying Nova metadata; prints its URI.
+//   nephometer-testbed qemu-node --domains N [--disks N] [--interfaces N] --ready FILE
+//     a real libvirtd (QEMU driver, private namespace) with N running TCG domains carrying Nova
+//     metadata; writes {"uri", "read_only_uri", "libvirtd_pid", "qemu_pids"} to FILE once they run,
+//     and keeps them until stdin closes or SIGTERM/SIGINT, then destroys everything.
 //   nephometer-testbed leak-daemon --log-directory DIR
 //     starts `sleep 600` as a registered test daemon and exits without stopping it (tests the reaper).
 
@@ -22,6 +26,13 @@ if args.first == "leak-daemon", args.count == 3, args[1] == "--log-directory" {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         exit(1)
     }
+}
+if args.first == "qemu-node" {
+    args.removeFirst()
+    var o: [String: String] = [:]
+    while args.count >= 2, args[0].hasPrefix("--") { o[String(args[0].dropFirst(2))] = args[1]; args.removeFirst(2) }
+    guard args.isEmpty, let ready = o["ready"], let n = Int(o["domains"] ?? ""), n > 0 else { usage() }
+    exit(await QEMUNode.run(domains: n, disks: Int(o["disks"] ?? "1") ?? 1, interfaces: Int(o["interfaces"] ?? "1") ?? 1, ready: ready))
 }
 guard args.first == "libvirt-node" else { usage() }
 args.removeFirst()
