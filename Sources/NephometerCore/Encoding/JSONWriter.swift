@@ -63,13 +63,21 @@ public struct JSONWriter: Sendable {
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // ASCII (nearly every string here): byte by byte over the UTF-8 storage, with the same mapping
-        // as the UTF-16 path, which handles everything else.
+        // ASCII (nearly every string here): over the UTF-8 storage, runs that need no escape copied
+        // whole, the rest with the same mapping as the UTF-16 path, which handles everything else.
         var s = s
         s.makeContiguousUTF8()
         let done = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
             guard !bytes.contains(where: { $0 >= 0x80 }) else { return false }
-            for b in bytes { appendEscaped(UInt16(b), into: &out) }
+            var run = 0
+            for i in 0..<bytes.count {
+                let b = bytes[i]
+                if b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C { continue }
+                if i > run { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i])) }
+                appendEscaped(UInt16(b), into: &out)
+                run = i + 1
+            }
+            if bytes.count > run { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...])) }
             return true
         } ?? false
         if !done { for unit in s.utf16 { appendEscaped(unit, into: &out) } }
