@@ -179,6 +179,11 @@ public actor Agent {
         if a.metricsListen != blueprint.config.agent.metricsListen {
             logger.warning("metrics.listen changed; the new address is used after a restart")
         }
+        let was = blueprint.config.agent
+        if a.prometheusExporter != was.prometheusExporter || a.prometheusListen != was.prometheusListen || a.prometheusTLS != was.prometheusTLS
+            || a.prometheusTLSCertFile != was.prometheusTLSCertFile || a.prometheusTLSKeyFile != was.prometheusTLSKeyFile {
+            logger.warning("the Prometheus exporter's settings changed (enable_prometheus_exporter, prometheus_listen_addresses, prometheus_tls_*); they are used after a restart")
+        }
         for w in b.config.warnings { logger.warning("\(w)") }
         blueprint = b
         reloads.succeeded += 1

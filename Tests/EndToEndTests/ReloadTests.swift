@@ -161,6 +161,14 @@ import TestSupport
         let familyPolls = try #require(Double(row.replacingOccurrences(of: #".*<td>([0-9]+)</td>$"#, with: "$1", options: .regularExpression)))
         #expect(familyPolls < polls + 2, "a new family counts from zero: \(row)")
         #expect(try a.metric("nephometer_snmp_polls_total") ?? 0 > polls + familyPolls)
+
+        // Ceilometer's exporter is set up at start: a reload that turns it on says so and serves nothing.
+        let exporterPort = try FreePort.tcp()
+        try dir.write("central-agent.yaml", agentV1.replacingOccurrences(of: "timeout: 2", with: "timeout: 3")
+            .replacingOccurrences(of: "polling: {jitter: 0}", with: "polling: {jitter: 0, enable_prometheus_exporter: true, prometheus_listen_addresses: ['127.0.0.1:\(exporterPort)']}"))
+        #expect(a.reload() == true, "\(a.process.stderr.suffix(1500))")
+        #expect(a.logged("the Prometheus exporter's settings changed") == 1, "\(a.process.stderr.suffix(1500))")
+        #expect(try Command.run("curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(exporterPort)/metrics"]).status != 0, "not served before a restart")
     }
 }
 
