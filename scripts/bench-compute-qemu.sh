@@ -7,8 +7,8 @@
 # - Nephometer `agent --namespaces compute`, one virConnectGetAllDomainStats call per cycle for all
 #   domains, to `http://` (JSON lists of 50 sample dicts);
 # - collectd 5.12's virt plugin (per-domain calls) with write_http `Format "JSON"`.
-# Meters: Ceilometer's default compute meters plus the four disk.device.* ones (16 + 4 x disks samples
-# per domain); collectd: ExtraStats "domain_state memory", block devices and interfaces on.
+# Meters: Ceilometer's default compute meters plus the four disk.device.* ones (12 + 4 x disks samples
+# per domain; 18 with 2 disks and no guest balloon driver, which gives no memory.usage/available); collectd: ExtraStats "domain_state memory", block devices and interfaces on.
 # After WARMUP seconds, CPU (utime+stime, /proc/PID/stat) over WINDOW seconds of the agent, of the
 # libvirtd (what the agent's calls cost the daemon) and of all QEMU processes (guests and their
 # monitors), per cycle; the table gives medians over the runs.
@@ -47,7 +47,7 @@ for n in $SIZES; do
     for who in nephometer collectd; do
       d="$d0/$who.$run"; mkdir -p "$d/spool"
       port=$(free_port)
-      python3 Benchmarks/peers/sample_sink.py http "$port" "$d/counts" & Q_PIDS+=($!)
+      python3 Benchmarks/peers/sample_sink.py http "$port" "$d/counts" 9>&- & Q_PIDS+=($!)
       if [ "$who" = nephometer ]; then
         printf '%s\n' 'log_level: warning' 'polling: {jitter: 0, batch_size: 50}' \
           "publisher: {spool_directory: $d/spool, telemetry_secret: bench-secret}" > "$d/nephometer.yaml"
@@ -55,12 +55,12 @@ for n in $SIZES; do
           for m in $METERS; do echo "      - $m"; done; } > "$d/polling.yaml"
         printf '%s\n' 'sources: [{name: s, meters: ["*"], sinks: [k]}]' "sinks: [{name: k, publishers: [\"http://127.0.0.1:$port/v1/samples\"]}]" > "$d/pipeline.yaml"
         "$NEPHOMETER" agent --namespaces compute --config "$d/nephometer.yaml" --polling "$d/polling.yaml" \
-          --pipeline "$d/pipeline.yaml" --libvirt-uri "$uri" --host bench-host 2>"$d/agent.log" &
+          --pipeline "$d/pipeline.yaml" --libvirt-uri "$uri" --host bench-host 2>"$d/agent.log" 9>&- &
       else
         { collectd_head "$d" "$INTERVAL"; collectd_virt "$uri" 60 true "domain_state memory"
           printf '%s\n' 'LoadPlugin write_http' '<Plugin write_http>' '  <Node "sink">' "    URL \"http://127.0.0.1:$port/\"" \
             '    Format "JSON"' "    BufferSize $PEER_BUFFER" '  </Node>' '</Plugin>'; } > "$d/collectd.conf"
-        collectd -f -C "$d/collectd.conf" >"$d/agent.log" 2>&1 &
+        collectd -f -C "$d/collectd.conf" >"$d/agent.log" 2>&1 9>&- &
       fi
       apid=$!; Q_PIDS+=($apid)
       sleep "$WARMUP"

@@ -63,6 +63,8 @@ public actor Agent {
     let exporter: CeilometerExporter?
     /// Its servers, one per `prometheus_listen_addresses` entry.
     let exporterServices: [any Service]
+    /// The agent settings at start: what a reload cannot change (the exporter, metrics.listen) is compared with them.
+    let startConfig: AgentConfig
     let familiesService: FamiliesService
     public let partitioner: Partitioner?
     let io = BlockingQueue(label: "nephometer.config")
@@ -94,6 +96,7 @@ public actor Agent {
             }
         }
         self.exporterServices = exporterServices
+        startConfig = config.agent
         pipelineService = PipelineService(pipeline: pipeline, bus: try AgentRuntime.bus(config, logger: logger), exporter: exporter,
                                           queue: queue, logger: logger)
         familiesService = FamiliesService(families: Array(families.values))
@@ -176,10 +179,10 @@ public actor Agent {
         if AgentRuntime.publisherContext(b.config) != AgentRuntime.publisherContext(blueprint.config) {
             logger.warning("telemetry_secret, host or publisher spool settings changed; running publishers keep theirs until a restart (new ones use them)")
         }
-        if a.metricsListen != blueprint.config.agent.metricsListen {
+        if a.metricsListen != startConfig.metricsListen {
             logger.warning("metrics.listen changed; the new address is used after a restart")
         }
-        let was = blueprint.config.agent
+        let was = startConfig
         if a.prometheusExporter != was.prometheusExporter || a.prometheusListen != was.prometheusListen || a.prometheusTLS != was.prometheusTLS
             || a.prometheusTLSCertFile != was.prometheusTLSCertFile || a.prometheusTLSKeyFile != was.prometheusTLSKeyFile {
             logger.warning("the Prometheus exporter's settings changed (enable_prometheus_exporter, prometheus_listen_addresses, prometheus_tls_*); they are used after a restart")

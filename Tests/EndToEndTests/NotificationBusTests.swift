@@ -258,9 +258,14 @@ import TestSupport
             firstCycle = byID(jsonLinesOf(c.process.stdout))
             return firstCycle.count == 2 && firstCycle.keys.allSatisfy { byID(jsonLines(os.samplesFile))[$0] != nil }
         }, "the first cycle arrives: \(c.process.stderr.suffix(1500))")
-        // Idle for five times the heartbeat: without heartbeats both ways, RabbitMQ would close the
-        // connection after two silent intervals (4-6 s) and we would end it after 4 s.
-        Thread.sleep(forTimeInterval: 10)
+        // Idle until 12 s after the first cycle was polled (its samples' timestamp): over five times the
+        // heartbeat. Without heartbeats both ways, RabbitMQ would close the connection after two silent
+        // intervals (4-6 s) and we would end it after 4 s. Frozen then, the connection's end (4 s later)
+        // comes long before the next cycle (30 s after the first).
+        let polledAt = firstCycle.values.compactMap { $0["timestamp"]?.stringValue.flatMap(Time.parseISO) }.min() ?? Date().timeIntervalSince1970
+        let idle = polledAt + 12 - Date().timeIntervalSince1970
+        #expect(idle > 2, "the first cycle took \(12 - idle) s to arrive: too late for the timing below")
+        if idle > 0 { Thread.sleep(forTimeInterval: idle) }
         #expect(proxy.connections == 1 && c.logged("connection to RabbitMQ") == 0, "an idle connection survives: \(c.process.stderr.suffix(1500))")
         proxy.freeze()
         #expect(eventually(timeout: 8, interval: 0.1) { c.logged("no data or heartbeat from the broker for 4 s") == 1 },

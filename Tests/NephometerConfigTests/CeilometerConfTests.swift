@@ -113,6 +113,18 @@ import TestSupport
         let m = try Command.nephometer(["validate", "--ceilometer-config", missing], directory: dir.path)
         #expect(m.status == 1)
         #expect(m.stdout.contains("\(missing):5:25: polling.prometheus_tls_enable: cannot load the exporter's certificate (prometheus_tls_certfile) \(dir.path)/nowhere/cert.pem"), "\(m.stdout)")
+        // A key that is not the certificate's.
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-days", "1"]
+        let made = try Command.run("openssl", ["req", "-x509"] + ec + ["-keyout", dir.file("a.key"), "-out", dir.file("a.pem")])
+        let other = try Command.run("openssl", ["req", "-x509"] + ec + ["-keyout", dir.file("b.key"), "-out", dir.file("b.pem")])
+        #expect(made.status == 0 && other.status == 0, "\(made.stderr)\(other.stderr)")
+        let mismatch = try dir.write("mismatch.conf", base + "prometheus_tls_certfile = a.pem\nprometheus_tls_keyfile = b.key\n")
+        let x = try Command.nephometer(["validate", "--ceilometer-config", mismatch], directory: dir.path)
+        #expect(x.status == 1)
+        #expect(x.stdout.contains("\(mismatch):5:25: polling.prometheus_tls_enable: prometheus_tls_certfile \(dir.path)/a.pem and prometheus_tls_keyfile \(dir.path)/b.key do not make a TLS server"), "\(x.stdout)")
+        let matching = try dir.write("matching.conf", base + "prometheus_tls_certfile = a.pem\nprometheus_tls_keyfile = a.key\n")
+        let y = try Command.nephometer(["validate", "--ceilometer-config", matching], directory: dir.path)
+        #expect(y.status == 0, "\(y.stdout)\(y.stderr)")
         // Without the exporter the TLS keys are not used, as in Ceilometer.
         let off = try dir.write("off.conf", "[DEFAULT]\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\n[polling]\nenable_prometheus_exporter = false\nprometheus_tls_enable = true\n")
         let o = try Command.nephometer(["validate", "--ceilometer-config", off], directory: dir.path)

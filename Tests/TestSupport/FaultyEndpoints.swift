@@ -74,17 +74,21 @@ public final class FreezableTCPProxy: @unchecked Sendable {  // state under `loc
     private var pairs: [(client: Int32, server: Int32, frozen: Bool)] = []
     private var stopped = false
     private var accepted = 0
+    /// The accept thread and every pump: `stop()` closes descriptors only once they have ended.
+    private let threads = DispatchGroup()
 
     public init(upstream: Int) throws {
         listener = try LoopbackListener()
         port = listener.port
         self.upstream = upstream
         let fd = listener.fd
-        Thread.detachNewThread { [weak self] in
+        threads.enter()
+        Thread.detachNewThread { [weak self, threads] in
+            defer { threads.leave() }
             while true {
                 let c = accept(fd, nil, nil)
-                if c < 0 { return }
-                guard let self else { close(c); return }
+                if c < 0 { if errno == EINTR { continue } else { return } }
+                guard let self, !self.lock.withLock({ self.stopped }) else { close(c); return }
                 self.connect(client: c)
             }
         }
@@ -107,11 +111,13 @@ public final class FreezableTCPProxy: @unchecked Sendable {  // state under `loc
             accepted += 1
             guard rc == 0, !stopped else { return nil }
             pairs.append((client, s, false))
+            threads.enter()
+            threads.enter()
             return pairs.count - 1
         }
         guard let index else { close(client); close(s); return }
-        Thread.detachNewThread { [weak self] in self?.pump(index, from: client, to: s) }
-        Thread.detachNewThread { [weak self] in self?.pump(index, from: s, to: client) }
+        Thread.detachNewThread { [self] in pump(index, from: client, to: s); threads.leave() }
+        Thread.detachNewThread { [self] in pump(index, from: s, to: client); threads.leave() }
     }
 
     private func pump(_ index: Int, from: Int32, to: Int32) {
@@ -121,30 +127,34 @@ public final class FreezableTCPProxy: @unchecked Sendable {  // state under `loc
             if stopped { return }
             if frozen { usleep(50_000); continue }
             var p = pollfd(fd: from, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 50) >= 0 else { return }
-            if p.revents == 0 { continue }
-            if lock.withLock({ pairs[index].frozen }) { continue }
+            let ready = poll(&p, 1, 50)
+            if ready < 0 { if errno == EINTR { continue } else { return } }
+            if ready == 0 || lock.withLock({ pairs[index].frozen }) { continue }
             let n = read(from, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { shutdown(to, Int32(SHUT_WR)); return }
             var sent = 0
             while sent < n {
                 let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + sent, n - sent) }
+                if w < 0 && errno == EINTR { continue }
                 if w <= 0 { return }
                 sent += w
             }
         }
     }
 
-    /// Closes the listener and every connection.
+    /// Closes the listener and every connection, once every thread of the proxy has ended. Idempotent.
     public func stop() {
-        let all: [(client: Int32, server: Int32, frozen: Bool)] = lock.withLock {
-            guard !stopped else { return [] }
+        guard let all = lock.withLock({ () -> [(client: Int32, server: Int32, frozen: Bool)]? in
+            if stopped { return nil }
             stopped = true
             return pairs
-        }
-        listener.close()
-        usleep(100_000)   // the pumps see `stopped` within one poll
+        }) else { return }
+        shutdown(listener.fd, Int32(SHUT_RDWR))   // accept returns
+        for p in all { shutdown(p.client, Int32(SHUT_RDWR)); shutdown(p.server, Int32(SHUT_RDWR)) }
+        _ = threads.wait(timeout: .now() + 5)     // pumps see `stopped` within one 50 ms poll
         for p in all { close(p.client); close(p.server) }
+        listener.close()
     }
 
     deinit { stop() }

@@ -148,7 +148,12 @@ public enum AgentRuntime {
             throw failure("cannot load the exporter's private key (prometheus_tls_keyfile) \(keyFile): \(error)")
         }
         guard !chain.isEmpty else { throw failure("prometheus_tls_certfile \(certFile) holds no PEM certificate") }
-        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        // A key that does not belong to the certificate fails here, not when the server starts.
+        do { _ = try NIOSSLContext(configuration: tls) } catch {
+            throw failure("prometheus_tls_certfile \(certFile) and prometheus_tls_keyfile \(keyFile) do not make a TLS server: \(error)")
+        }
+        return tls
     }
 
     /// The agent's notification bus (every polled sample, as ceilometer-polling sends it), or nil

@@ -55,6 +55,8 @@ final class AMQPHandler: ChannelInboundHandler {
     var heartbeat: Int64 = 0
     /// Told once why the connection ended, unless it was closed on purpose.
     var onDeath: (@Sendable (AMQPError) -> Void)?
+    /// True once `close()` ended the connection (not a death to report).
+    private(set) var closedByUs = false
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
@@ -155,6 +157,7 @@ final class AMQPHandler: ChannelInboundHandler {
     func close() {
         guard dead == nil else { return }
         onDeath = nil
+        closedByUs = true
         write(channel: 0, AMQPClientMethod.close())
         fail(.connection("closed"), close: true)
     }
@@ -329,7 +332,7 @@ final class AMQPConnection: Sendable {
     func onDeath(_ report: @escaping @Sendable (AMQPError) -> Void) async {
         let h = handler
         _ = try? await channel.eventLoop.submit {
-            if let dead = h.value.dead { report(dead) } else { h.value.onDeath = report }
+            if let dead = h.value.dead { if !h.value.closedByUs { report(dead) } } else { h.value.onDeath = report }
         }.get()
     }
 
