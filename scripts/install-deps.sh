@@ -35,9 +35,12 @@ fi
 for svc in snmpd etcd collectd libvirtd prometheus prometheus-node-exporter; do
   if pidof -q "$svc" 2>/dev/null && [ -x "/etc/init.d/$svc" ]; then "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
 done
-# The system's broker and database clusters (not the private ones scripts/openstack-env starts).
-for svc in rabbitmq-server postgresql; do
-  if [ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" status >/dev/null 2>&1; then "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
-done
+# The system's broker and database clusters (not the private ones scripts/openstack-env starts). The
+# broker is found by its process: `/etc/init.d/rabbitmq-server status` runs rabbitmqctl, which leaves a
+# global `epmd -daemon` listening on every address (port 4369) behind.
+if [ -x /etc/init.d/rabbitmq-server ] && pgrep -f 'beam.*-home /var/lib/rabbitmq' >/dev/null; then
+  /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
+fi
+if [ -x /etc/init.d/postgresql ] && /etc/init.d/postgresql status >/dev/null 2>&1; then /etc/init.d/postgresql stop >/dev/null 2>&1 || true; fi
 
 command -v swift >/dev/null || { echo "swift not found: install Swift 6.3 at /opt/swift (PATH=/opt/swift/usr/bin:\$PATH)" >&2; exit 1; }
