@@ -51,10 +51,6 @@ start_libvirtd() {
 e2e_cleanup() { for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap 'e2e_cleanup; cleanup' EXIT
 
-ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-count() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$1" 2>/dev/null || echo 0; }
 
 for n in $SIZES; do
   [ -f "$W/node.$n.xml" ] || "$TESTBED" libvirt-node --domains "$n" --disks 2 --interfaces 2 --output "$W/node.$n.xml" >/dev/null
@@ -129,11 +125,7 @@ EOF
 done
 
 echo
-awk -v mode="$MODE" -v iv="$INTERVAL" -v w="$WINDOW" '
-  function get(line, key,   i, a, k) { k = split(line, a, " "); for (i = 1; i <= k; i++) if (index(a[i], key "=") == 1) return substr(a[i], length(key) + 2); return "" }
-  function median(list,   a, k, i, j, t) { k = split(list, a, " ")
-    for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-    return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
+awk -v mode="$MODE" -v iv="$INTERVAL" -v w="$WINDOW" "$AWK_RESULTS"'
   { d = get($0, "domains"); if (!(d in seen)) { seen[d] = 1; order[++m] = d }
     for (f = 1; f <= 11; f++) { split("neph_libvirtd_cpu collectd_libvirtd_cpu neph_cpu collectd_cpu ratio neph_rss_mib collectd_rss_mib neph_values collectd_values neph_messages collectd_messages", keys, " "); v[d, keys[f]] = v[d, keys[f]] " " get($0, keys[f]) }
     runs[d]++ }

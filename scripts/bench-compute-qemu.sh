@@ -25,11 +25,7 @@ NODE_PID=""
 node_cleanup() { if [ -n "$NODE_PID" ]; then kill "$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true; fi; }
 trap 'q_cleanup; node_cleanup; cleanup' EXIT
 
-ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 sum_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(ticks "$p"))); done; echo "$t"; }
-hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-count() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$1" 2>/dev/null || echo 0; }
 field() { python3 -c "import json, sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]; print(' '.join(map(str, v)) if isinstance(v, list) else v)" "$1" "$2"; }
 
 : > "$W/qemu.txt"
@@ -81,11 +77,7 @@ for n in $SIZES; do
 done
 
 echo
-awk -v iv="$INTERVAL" -v w="$WINDOW" '
-  function get(line, key,   i, a, k) { k = split(line, a, " "); for (i = 1; i <= k; i++) if (index(a[i], key "=") == 1) return substr(a[i], length(key) + 2); return "" }
-  function median(list,   a, k, i, j, t) { k = split(list, a, " ")
-    for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-    return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
+awk -v iv="$INTERVAL" -v w="$WINDOW" "$AWK_RESULTS"'
   { n = get($0, "domains"); who = get($0, "who"); if (!(n in seen)) { seen[n] = 1; order[++m] = n }
     split("cpu libvirtd_cpu qemu_cpu rss_mib values posts", keys, " ")
     for (f = 1; f <= 6; f++) v[n, who, keys[f]] = v[n, who, keys[f]] " " get($0, keys[f])

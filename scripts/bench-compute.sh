@@ -55,6 +55,20 @@ collectd_virt() {
     "  ExtraStats \"$4\"" '</Plugin>'
 }
 
+# Shared with the sourced modes: a process's CPU ticks (utime + stime, fields 14 and 15 of
+# /proc/PID/stat), its peak RSS in KiB, a free loopback port, one key=value of a sink's counts file;
+# and, for their tables, awk's `get(line, key)` (a key=value of a result line) and `median(list)`.
+ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+count() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$1" 2>/dev/null || echo 0; }
+AWK_RESULTS='
+  function get(line, key,   i, a, k) { k = split(line, a, " "); for (i = 1; i <= k; i++) if (index(a[i], key "=") == 1) return substr(a[i], length(key) + 2); return "" }
+  function median(list,   a, k, i, j, t) { k = split(list, a, " ")
+    for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
+'
+
 if [ -z "${BENCH:-}" ]; then
   swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
   swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer-testbed >/dev/null
@@ -89,7 +103,6 @@ for n in $SIZES; do
 done
 
 # 3. The peer: collectd's virt plugin on the same node files.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }   # utime + stime (fields 14, 15)
 peer() {
   local n=$1 d="$W/collectd.$n"
   mkdir -p "$d"
@@ -103,10 +116,10 @@ peer() {
   sleep "$(awk -v i="$PEER_INTERVAL" 'BEGIN { print i / 2 }')"
   kill -0 "$PEER_PID" 2>/dev/null || { echo "collectd exited: $(tail -5 "$d/stdout.log" "$d/collectd.log")" >&2; exit 1; }
   local first prev now windows=()
-  first=$(cpu_ticks "$PEER_PID"); prev=$first
+  first=$(ticks "$PEER_PID"); prev=$first
   for _ in $(seq 1 "$PEER_INTERVALS"); do
     sleep "$PEER_INTERVAL"
-    now=$(cpu_ticks "$PEER_PID"); windows+=($((now - prev))); prev=$now
+    now=$(ticks "$PEER_PID"); windows+=($((now - prev))); prev=$now
   done
   local hwm; hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$PEER_PID/status")
   kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; PEER_PID=""

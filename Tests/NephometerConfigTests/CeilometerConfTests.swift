@@ -104,31 +104,32 @@ import TestSupport
     /// reported at `prometheus_tls_enable`.
     @Test func theExportersTLSNeedsBothFilesAndReadsThem() throws {
         _ = try dir.write("polling.yaml", "sources:\n  - {name: s, interval: 60, meters: [cpu]}\n")
-        let base = "[DEFAULT]\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\n[polling]\nenable_prometheus_exporter = true\nprometheus_tls_enable = true\n"
-        let noKey = try dir.write("no-key.conf", base + "prometheus_tls_certfile = /etc/ssl/certs/ca-certificates.crt\n")
-        let r = try Command.nephometer(["validate", "--ceilometer-config", noKey], directory: dir.path)
-        #expect(r.status == 1)
-        #expect(r.stdout.contains("\(noKey):5:25: polling.prometheus_tls_enable: prometheus_tls_enable is true but prometheus_tls_certfile and prometheus_tls_keyfile are not both set"), "\(r.stdout)")
-        let missing = try dir.write("missing.conf", base + "prometheus_tls_certfile = nowhere/cert.pem\nprometheus_tls_keyfile = nowhere/key.pem\n")
-        let m = try Command.nephometer(["validate", "--ceilometer-config", missing], directory: dir.path)
-        #expect(m.status == 1)
-        #expect(m.stdout.contains("\(missing):5:25: polling.prometheus_tls_enable: cannot load the exporter's certificate (prometheus_tls_certfile) \(dir.path)/nowhere/cert.pem"), "\(m.stdout)")
+        let head = "[DEFAULT]\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\n[polling]\n"
+        let base = head + "enable_prometheus_exporter = true\nprometheus_tls_enable = true\n"
+        /// `validate` of a ceilometer.conf; (its path, the result).
+        func validate(_ name: String, _ conf: String) throws -> (file: String, result: CommandResult) {
+            let file = try dir.write(name, conf)
+            return (file, try Command.nephometer(["validate", "--ceilometer-config", file], directory: dir.path))
+        }
+        let noKey = try validate("no-key.conf", base + "prometheus_tls_certfile = /etc/ssl/certs/ca-certificates.crt\n")
+        #expect(noKey.result.status == 1)
+        #expect(noKey.result.stdout.contains("\(noKey.file):5:25: polling.prometheus_tls_enable: prometheus_tls_enable is true but prometheus_tls_certfile and prometheus_tls_keyfile are not both set"), "\(noKey.result.stdout)")
+        let missing = try validate("missing.conf", base + "prometheus_tls_certfile = nowhere/cert.pem\nprometheus_tls_keyfile = nowhere/key.pem\n")
+        #expect(missing.result.status == 1)
+        #expect(missing.result.stdout.contains("\(missing.file):5:25: polling.prometheus_tls_enable: cannot load the exporter's certificate (prometheus_tls_certfile) \(dir.path)/nowhere/cert.pem"), "\(missing.result.stdout)")
         // A key that is not the certificate's.
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-days", "1"]
         let made = try Command.run("openssl", ["req", "-x509"] + ec + ["-keyout", dir.file("a.key"), "-out", dir.file("a.pem")])
         let other = try Command.run("openssl", ["req", "-x509"] + ec + ["-keyout", dir.file("b.key"), "-out", dir.file("b.pem")])
         #expect(made.status == 0 && other.status == 0, "\(made.stderr)\(other.stderr)")
-        let mismatch = try dir.write("mismatch.conf", base + "prometheus_tls_certfile = a.pem\nprometheus_tls_keyfile = b.key\n")
-        let x = try Command.nephometer(["validate", "--ceilometer-config", mismatch], directory: dir.path)
-        #expect(x.status == 1)
-        #expect(x.stdout.contains("\(mismatch):5:25: polling.prometheus_tls_enable: prometheus_tls_certfile \(dir.path)/a.pem and prometheus_tls_keyfile \(dir.path)/b.key do not make a TLS server"), "\(x.stdout)")
-        let matching = try dir.write("matching.conf", base + "prometheus_tls_certfile = a.pem\nprometheus_tls_keyfile = a.key\n")
-        let y = try Command.nephometer(["validate", "--ceilometer-config", matching], directory: dir.path)
-        #expect(y.status == 0, "\(y.stdout)\(y.stderr)")
+        let mismatch = try validate("mismatch.conf", base + "prometheus_tls_certfile = a.pem\nprometheus_tls_keyfile = b.key\n")
+        #expect(mismatch.result.status == 1)
+        #expect(mismatch.result.stdout.contains("\(mismatch.file):5:25: polling.prometheus_tls_enable: prometheus_tls_certfile \(dir.path)/a.pem and prometheus_tls_keyfile \(dir.path)/b.key do not make a TLS server"), "\(mismatch.result.stdout)")
+        let matching = try validate("matching.conf", base + "prometheus_tls_certfile = a.pem\nprometheus_tls_keyfile = a.key\n")
+        #expect(matching.result.status == 0, "\(matching.result.stdout)\(matching.result.stderr)")
         // Without the exporter the TLS keys are not used, as in Ceilometer.
-        let off = try dir.write("off.conf", "[DEFAULT]\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\n[polling]\nenable_prometheus_exporter = false\nprometheus_tls_enable = true\n")
-        let o = try Command.nephometer(["validate", "--ceilometer-config", off], directory: dir.path)
-        #expect(o.status == 0, "\(o.stdout)\(o.stderr)")
+        let off = try validate("off.conf", head + "enable_prometheus_exporter = false\nprometheus_tls_enable = true\n")
+        #expect(off.result.status == 0, "\(off.result.stdout)\(off.result.stderr)")
     }
 
     @Test func withTheBusAndNoPipelineYAMLThereIsNoPipelineAsInCeilometerPolling() throws {
