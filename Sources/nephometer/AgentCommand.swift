@@ -92,7 +92,11 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.maximumCancellationDuration = .seconds(5)
         let group = ServiceGroup(configuration: configuration)
         do {
-            try await group.run()
+            if ProcessInfo.processInfo.environment["NEPHOMETER_EXECUTOR"] == "pool" {
+                try await group.run()
+            } else {
+                try await withTaskExecutorPreference(EventLoopTaskExecutor()) { try await group.run() }
+            }
         } catch {
             logger.error("agent stopped: \(error)")
             throw ExitCode(1)

@@ -60,4 +60,27 @@ import Testing
         }
         #expect(gate.busyKeys.isEmpty)
     }
+    @Test func oneLanePerFewHundredDomains() {
+        #expect([0, 1, 100, 250, 251, 500, 501, 750, 1000, 5000].map(CallGate.lanes(forDomains:)) == [1, 1, 1, 1, 2, 2, 3, 3, 4, 4])
+    }
+
+    /// With one lane (a cycle of under a few hundred domains) a hung call holds the lane only until its
+    /// deadline: the watchdog gives up on it and a fresh lane reads the rest, in order.
+    @Test func withOneLaneAHungCallDelaysTheOthersByItsDeadlineOnly() async throws {
+        let gate = CallGate(label: "test")
+        let release = Mutex(false)
+        let items = (0..<50).map { (key: "d\($0)", item: $0) }
+        let started = Time.monotonic()
+        let outcomes = await gate.runEach(items, lanes: CallGate.lanes(forDomains: items.count), seconds: 0.5) { i -> Int in
+            if i == 0 { while !release.withLock({ $0 }) { usleep(5_000) } }  // the first domain hangs
+            return i + 1
+        }
+        let took = Time.monotonic() - started
+        #expect(took >= 0.5 && took < 0.5 + 1, "the batch took \(took) s")
+        guard case .timedOut = outcomes[0] else { Issue.record("\(outcomes[0])"); return }
+        #expect(outcomes.dropFirst().enumerated().allSatisfy { i, o in if case .value(let v) = o { return v == i + 2 } else { return false } })
+        release.withLock { $0 = true }
+        for _ in 0..<100 where gate.isBusy("d0") { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!gate.isBusy("d0"))
+    }
 }

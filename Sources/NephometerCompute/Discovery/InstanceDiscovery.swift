@@ -92,7 +92,7 @@ public final class InstanceDiscovery: Discoverer {
         results.reserveCapacity(domains.count)
         var anyStuck = false
         let items = domains.map { d in (key: d.uuid, item: (d, known[d.uuid])) }
-        let outcomes = await gate.runEach(items, lanes: CallGate.domainLanes, seconds: deadline) { [logger] item in
+        let outcomes = await gate.runEach(items, lanes: CallGate.lanes(forDomains: items.count), seconds: deadline) { [logger] item in
             try Self.read(item.0, cached: item.1, generation: generation, conn: conn, logger: logger)
         }
         // What could not be read again stays changed for the next cycle.

@@ -62,8 +62,20 @@ public final class CallGate: Sendable {
 }
 
 extension CallGate {
-    /// Lanes for a cycle's per-domain calls (discovery's and the inspector's).
+    /// Most lanes for a cycle's per-domain calls (discovery's and the inspector's).
     public static let domainLanes = 4
+    /// Domains per lane: a lane is added for every this many domains, up to `domainLanes`.
+    public static let domainsPerLane = 250
+
+    /// Lanes for a cycle of `domains` per-domain calls. Lanes on one libvirt connection pass its socket
+    /// between them (libvirt's client wakes the thread whose reply arrived), which costs about two
+    /// context switches per call instead of one; below a few hundred domains one lane finishes well
+    /// within any interval and costs the agent less (BENCHMARKS.md, "Compute end to end"). A hung
+    /// domain is handled the same with one lane: the watchdog gives up on it at its deadline and a
+    /// fresh lane takes the others.
+    public static func lanes(forDomains domains: Int) -> Int {
+        min(domainLanes, max(1, (domains + domainsPerLane - 1) / domainsPerLane))
+    }
 
     /// Runs `body` for every item, each under its own deadline of `seconds`, on `lanes` threads that
     /// take items one after another: one thread hop per batch instead of several per item, which is

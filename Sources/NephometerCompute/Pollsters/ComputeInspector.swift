@@ -124,7 +124,7 @@ public actor ComputeInspector {
         // Per-domain inspections on a few libvirt threads, each domain under its own deadline.
         let items = ready.map { di in (key: di.domain.uuid, item: (di, bulk[di.domain.uuid] ?? [:])) }
         let readAt = bulkReadAt
-        let outcomes = await gate.runEach(items, lanes: parallelism, seconds: perDomain) { [logger] item in
+        let outcomes = await gate.runEach(items, lanes: min(parallelism, CallGate.lanes(forDomains: items.count)), seconds: perDomain) { [logger] item in
             try plan.inspect(item.0, record: item.1, readAt: readAt, conn: domainConn, logger: logger)
         }
         for (di, outcome) in zip(ready, outcomes) {

@@ -8,7 +8,12 @@ public actor PollCycle {
     public nonisolated let number: Int
     /// Unique for the life of the process (object identity can be reused after deallocation).
     public nonisolated let id: UInt64
-    private var entries: [String: Task<any Sendable, any Error>] = [:]
+    private enum Entry {
+        /// Being computed by its first caller; later callers wait here.
+        case running([CheckedContinuation<Result<any Sendable, any Error>, Never>])
+        case done(Result<any Sendable, any Error>)
+    }
+    private var entries: [String: Entry] = [:]
     private var unread: [String: String] = [:]
     private var failed: [String] = []
     private static let counter = Atomic<UInt64>(0)
@@ -18,14 +23,26 @@ public actor PollCycle {
         id = Self.counter.add(1, ordering: .relaxed).newValue
     }
 
+    /// The value of `key` in this cycle: computed by the first caller, shared with every later or
+    /// concurrent one (a failure too).
     public func cached<T: Sendable>(_ key: String, _ make: @escaping @Sendable () async throws -> T) async throws -> T {
-        if let task = entries[key] {
-            guard let v = try await task.value as? T else { throw CycleCacheTypeError(key: key) }
-            return v
+        let result: Result<any Sendable, any Error>
+        switch entries[key] {
+        case .done(let r):
+            result = r
+        case .running:
+            result = await withCheckedContinuation { c in
+                if case .running(let waiting) = entries[key] { entries[key] = .running(waiting + [c]) }
+            }
+        case nil:
+            // The first caller computes the value itself, on its own executor (a task made here would
+            // run on the global pool instead); meanwhile the actor serves the other callers.
+            entries[key] = .running([])
+            do { result = .success(try await make()) } catch { result = .failure(error) }
+            if case .running(let waiting) = entries[key] { for w in waiting { w.resume(returning: result) } }
+            entries[key] = .done(result)
         }
-        let task = Task<any Sendable, any Error> { try await make() }
-        entries[key] = task
-        guard let v = try await task.value as? T else { throw CycleCacheTypeError(key: key) }
+        guard let v = try result.get() as? T else { throw CycleCacheTypeError(key: key) }
         return v
     }
 }
