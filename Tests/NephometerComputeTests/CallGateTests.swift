@@ -8,7 +8,13 @@ import Testing
 /// hangs costs the others nothing, is reported once as timed out, keeps its key busy until it returns,
 /// and leaves one thread behind for as long as it hangs — not one per batch.
 @Suite struct CallGateTests {
-    static func threads() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1 }
+    /// Threads the gate's calls hold once its lanes have ended (a finished lane returns just after it
+    /// resumes the batch). The gate counts them: the process's own thread count also moves with
+    /// whatever other suites run in parallel.
+    static func threadsSettled(_ gate: CallGate, atMost n: Int) async throws -> Int {
+        for _ in 0..<100 where gate.threadsInUse > n { try await Task.sleep(for: .milliseconds(10)) }
+        return gate.threadsInUse
+    }
 
     @Test func aHungCallCostsTheOthersNothingAndItsKeyStaysBusy() async throws {
         let gate = CallGate(label: "test")
@@ -29,17 +35,20 @@ import Testing
             }
         }
         #expect(gate.isBusy("d3") && gate.busyKeys.count == 1)
-        // The next batches skip the busy key at once and leave no further thread behind.
-        let before = Self.threads()
+        // The next batches skip the busy key at once and leave no further thread behind: the hung
+        // call's is the only one the gate holds after each.
+        #expect(try await Self.threadsSettled(gate, atMost: 1) == 1)
         for _ in 0..<5 {
             let again = await gate.runEach(items, lanes: 2, seconds: 0.3) { $0 }
             guard case .busy = again[3] else { Issue.record("d3 was called again while its call hangs: \(again[3])"); return }
             #expect(again.enumerated().allSatisfy { i, o in if case .value(let v) = o { return v == i } else { return i == 3 } })
+            let held = try await Self.threadsSettled(gate, atMost: 1)
+            #expect(held == 1, "the gate holds \(held) threads after a batch; only the hung call's should remain")
         }
-        #expect(Self.threads() <= before + 2, "threads grew from \(before) to \(Self.threads())")
         release.withLock { $0 = true }
         for _ in 0..<100 where gate.isBusy("d3") { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!gate.isBusy("d3"), "the key is free once its call returned")
+        #expect(try await Self.threadsSettled(gate, atMost: 0) == 0, "its thread ends with the call")
         let after = await gate.runEach([(key: "d3", item: 3)], lanes: 1, seconds: 1) { $0 + 1 }
         guard case .value(4) = after[0] else { Issue.record("\(after)"); return }
     }
@@ -82,5 +91,6 @@ import Testing
         release.withLock { $0 = true }
         for _ in 0..<100 where gate.isBusy("d0") { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!gate.isBusy("d0"))
+        #expect(try await Self.threadsSettled(gate, atMost: 0) == 0)
     }
 }

@@ -20,6 +20,8 @@ public final class CallGate: Sendable {
 
     private let label: String
     fileprivate let calls = Mutex<[String: Double]>([:])
+    /// Threads running this gate's calls now: lanes plus calls of `run`, finished or stuck.
+    fileprivate let held = Atomic<Int>(0)
 
     public init(label: String) {
         self.label = label
@@ -29,6 +31,20 @@ public final class CallGate: Sendable {
     public var busyKeys: [String: Double] { calls.withLock { $0 } }
 
     public func isBusy(_ key: String) -> Bool { calls.withLock { $0[key] != nil } }
+
+    /// Threads this gate's calls occupy now (each running call or lane holds one; a stuck call holds
+    /// its thread until it returns). Counted by the gate, so it is exact while other code starts threads.
+    public var threadsInUse: Int { held.load(ordering: .relaxed) }
+
+    /// Runs `work` on a thread of its own (a serial queue per call: serial queues run on libdispatch's
+    /// overcommitting threads, which grow when one blocks), counted in `threadsInUse`.
+    fileprivate func onThread(_ label: String, _ work: @escaping @Sendable () -> Void) {
+        held.add(1, ordering: .relaxed)
+        DispatchQueue(label: label).async { [self] in
+            work()
+            held.subtract(1, ordering: .relaxed)
+        }
+    }
 
     /// Runs `body` on a libvirt thread; returns its result, or `.timedOut` after `seconds`.
     public func run<T: Sendable>(_ key: String, seconds: Double,
@@ -47,10 +63,9 @@ public final class CallGate: Sendable {
                 guard (try? await Task.sleep(for: .seconds(clamping: seconds))) != nil else { return }
                 gate.resume(.timedOut)
             }
-            // A serial queue of its own per call: serial queues run on libdispatch's overcommitting
-            // threads, which grow when one blocks. (A concurrent queue runs on as many threads as there
-            // are cores — two here — so two stuck calls would stall every other domain.)
-            DispatchQueue(label: label).async { [self] in
+            // A thread of its own per call (a concurrent queue runs on as many threads as there are
+            // cores — two here — so two stuck calls would stall every other domain).
+            onThread(label) { [self] in
                 let outcome: Outcome<T>
                 do { outcome = .value(try body()) } catch { outcome = .failed(error) }
                 self.calls.withLock { _ = $0.removeValue(forKey: key) }
@@ -146,9 +161,8 @@ private final class Batch<Item: Sendable, T: Sendable>: Sendable {
             s.lanes += 1
             return s.lanes
         }
-        // A serial queue of its own per lane: serial queues run on libdispatch's overcommitting threads,
-        // which grow when one blocks (a stuck lane does not take a core's thread from the others).
-        DispatchQueue(label: "nephometer.libvirt.lane").async { [self] in run(lane: lane) }
+        // A thread of its own per lane: a stuck lane does not take a core's thread from the others.
+        gate.onThread("nephometer.libvirt.lane") { [self] in run(lane: lane) }
     }
 
     private func run(lane: Int) {
