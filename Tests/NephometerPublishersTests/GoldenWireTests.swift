@@ -50,6 +50,27 @@ func hexBytes(_ s: Substring) -> [UInt8] {
         #expect(String(decoding: body, as: UTF8.self) == (try Fixtures.text("golden/http-body-batch-0.json")))
     }
 
+    /// Bodies wait in memory counted by their bytes: one that outgrew the size estimate (samples much
+    /// bigger than the last body's) is still held in a buffer of about its size, with the same bytes.
+    @Test func aBodyBiggerThanTheEstimateIsHeldInABufferOfItsSize() throws {
+        let small = try goldenSamples().map { s -> Sample in var s = s; s.resourceMetadata = [:]; return s }
+        _ = HTTPBody.json(small)  // the estimate: these small samples
+        let big = try goldenSamples().map { s -> Sample in
+            var s = s
+            s.resourceMetadata = MetadataObject((0..<200).map { ("key-\($0)", .string(String(repeating: "v", count: 40))) })
+            return s
+        }
+        let body = HTTPBody.json(big)
+        #expect(body.capacity <= body.count + body.count / 8, "\(body.count) bytes in a buffer of \(body.capacity)")
+        var expected: [UInt8] = Array("[".utf8)
+        for (i, s) in big.enumerated() {
+            if i > 0 { expected += Array(", ".utf8) }
+            s.writeJSON(into: &expected)
+        }
+        expected += Array("]".utf8)
+        #expect(body == expected)
+    }
+
     @Test func decodedGoldenDatagramsMatchCeilometersDecoding() throws {
         guard case .array(let decoded)? = try Fixtures.json("golden/udp-decoded.json")["decoded"] else { Issue.record("fixture"); return }
         let datagrams = try Fixtures.text("golden/udp-datagrams.hex").split(separator: "\n").map(hexBytes)

@@ -105,6 +105,12 @@ public struct MetadataObject: Sendable, Hashable, Sequence, ExpressibleByDiction
         }
     }
 
+    /// Makes room for `n` entries in this tree's own storage.
+    public mutating func reserveCapacity(_ n: Int) {
+        renderings = nil
+        entries.reserveCapacity(n)
+    }
+
     /// Adds or replaces every key of `other`, like Python's `dict.update`.
     public mutating func update(with other: MetadataObject) {
         for (k, v) in other.entries { self[k] = v }
