@@ -105,11 +105,8 @@ public struct MetadataObject: Sendable, Hashable, Sequence, ExpressibleByDiction
         }
     }
 
-    /// Makes room for `n` entries in this tree's own storage.
-    public mutating func reserveCapacity(_ n: Int) {
-        renderings = nil
-        entries.reserveCapacity(n)
-    }
+    /// Makes room for `n` entries in this tree's own storage (drops shared renderings, as any change).
+    public mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
 
     /// Adds or replaces every key of `other`, like Python's `dict.update`.
     public mutating func update(with other: MetadataObject) {

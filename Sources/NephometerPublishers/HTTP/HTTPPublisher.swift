@@ -147,10 +147,7 @@ public enum HTTPBody {
         // A body that outgrew the estimate sits in a buffer of up to twice its size, and bodies wait in
         // memory (Delivery's `aheadBytes` counts their bytes, not their buffers): a copy of its size.
         guard out.capacity - out.count > out.count / 8 else { return out }
-        return [UInt8](unsafeUninitializedCapacity: out.count) { copy, n in
-            out.withUnsafeBytes { UnsafeMutableRawBufferPointer(copy).copyMemory(from: $0) }
-            n = out.count
-        }
+        return out.withUnsafeBufferPointer { Array($0) }
     }
 
     /// Bytes per sample of the last body, a little more (the next body's estimate).
