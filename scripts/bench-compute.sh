@@ -70,9 +70,9 @@ AWK_RESULTS='
 '
 
 if [ -z "${BENCH:-}" ]; then
-  swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
-  swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer-testbed >/dev/null
-  [ "$MODE" = polling ] || swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer >/dev/null
+  scripts/release-build.sh --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
+  scripts/release-build.sh --scratch-path "$SCRATCH" --product nephometer-testbed >/dev/null
+  [ "$MODE" = polling ] || scripts/release-build.sh --scratch-path "$SCRATCH" --product nephometer >/dev/null
   BENCH="$SCRATCH/release/nephometer-bench"
 fi
 TESTBED=${TESTBED:-$(dirname "$BENCH")/nephometer-testbed}

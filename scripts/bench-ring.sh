@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
-swift build -c release --static-swift-stdlib --product nephometer-bench >/dev/null
+scripts/release-build.sh --product nephometer-bench >/dev/null
 VENV="${TMPDIR:-/tmp}/nephometer-venv-tooz"
 [ -x "$VENV/bin/python" ] || { /usr/bin/python3 -m venv "$VENV" && "$VENV/bin/pip" install -q tooz etcd3gw; }
 echo "== Nephometer"

@@ -35,7 +35,7 @@ need snmpd snmpd; need snmpget snmp; need collectd collectd-core
 [ "$SIMULATOR" = snmpd ] && need nft nftables
 
 if [ -z "${BENCH:-}" ]; then
-  swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
+  scripts/release-build.sh --scratch-path "$SCRATCH" --product nephometer-bench >/dev/null
   BENCH="$SCRATCH/release/nephometer-bench"
 fi
 

@@ -1,7 +1,7 @@
 import Foundation
 import NephometerCore
 
-// Nephometer's benchmarks. Build with `swift build -c release --static-swift-stdlib --product nephometer-bench`; run
+// Nephometer's benchmarks. Build with `scripts/release-build.sh --product nephometer-bench`; run
 // `.build/release/nephometer-bench <name>`; `make bench` runs them all. Figures are medians of
 // several runs; see BENCHMARKS.md.
 
