@@ -15,7 +15,11 @@ TESTBED=${TESTBED:-$(dirname "$BIN")/nephometer-testbed}
 WINDOW=${WINDOW:-40}
 W=$(mktemp -d "${TMPDIR:-/tmp}/nephometer-layout.XXXXXX")
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ ! -f "$W/snmpd.pid" ] || kill "$(cat "$W/snmpd.pid")" 2>/dev/null || true; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ ! -f "$W/snmpd.pid" ] || kill "$(cat "$W/snmpd.pid")" 2>/dev/null || true
+  sleep 0.5; rm -rf "$W"
+}
 trap cleanup EXIT
 source scripts/libvirtd-test.sh
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
