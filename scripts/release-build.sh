@@ -12,13 +12,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 L=scripts/layout
-# swift build does not see a changed ordering file (its flags are the same): relink what is older.
-scratch=.build; prev=""
+# swift build does not see a changed ordering file (its flags are the same): the binaries this build
+# makes (--product, the last one as for swift build, or all) are removed when older than it, so that
+# they are linked again.
+scratch=.build; products=(); prev=""
 for a in "$@"; do
-  case "$a" in --scratch-path=*) scratch=${a#*=} ;; esac
-  [ "$prev" = --scratch-path ] && scratch=$a; prev=$a
+  case "$a" in --scratch-path=*) scratch=${a#*=} ;; --product=*) products=("${a#*=}") ;; esac
+  [ "$prev" = --scratch-path ] && scratch=$a
+  [ "$prev" = --product ] && products=("$a")
+  prev=$a
 done
-for b in "$scratch"/release/nephometer "$scratch"/release/nephometer-bench "$scratch"/release/nephometer-testbed; do
+[ ${#products[@]} -gt 0 ] || products=(nephometer nephometer-bench nephometer-testbed)
+for p in "${products[@]}"; do
+  b="$scratch/release/$p"
   if [ -f "$b" ] && { [ "$L/hot-functions.txt" -nt "$b" ] || [ "$L/unnamed-text.ld" -nt "$b" ]; }; then rm -f "$b"; fi
 done
 exec swift build -c release --static-swift-stdlib \
